@@ -1,1 +1,285 @@
-fn main() {}
+//! `rppsplus`: the RPPS+ registry server and its operator commands.
+//!
+//! This binary reads the configuration (flags and `RPPSPLUS_*` environment variables), picks the
+//! storage backend from the database URL, and wires the use cases to the web layer.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use rppsplus_app::demo::DemoOutcome;
+use rppsplus_app::{App, AppSettings, SystemClock};
+use rppsplus_store::{Backend, Store};
+use rppsplus_store_postgres::PgStore;
+use rppsplus_store_sqlite::SqliteStore;
+
+/// RPPS+ — the national registry of health, social and medico-social professionals.
+#[derive(Debug, Parser)]
+#[command(name = "rppsplus", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings every command shares.
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Database URL: `sqlite://FILE` (embedded default, created on first start) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` (production).
+    #[arg(
+        long,
+        env = "RPPSPLUS_DATABASE_URL",
+        default_value = "sqlite://rppsplus.db",
+        global = true
+    )]
+    database_url: String,
+
+    /// Log filter, e.g. `info`, `rppsplus_web=debug,info`.
+    #[arg(long, env = "RPPSPLUS_LOG", default_value = "info", global = true)]
+    log: String,
+
+    /// First value of the RPPS sequence: new numbers are `10` + this value (8 digits) + a Luhn
+    /// key. The sequence only moves forward; a lower value than the current one is ignored.
+    #[arg(long, env = "RPPSPLUS_RPPS_SEQUENCE_START", default_value_t = AppSettings::default().rpps_sequence_start, global = true)]
+    rpps_sequence_start: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server (pages, API). Migrates a SQLite database itself; a PostgreSQL
+    /// database must be migrated first with `rppsplus migrate`.
+    Serve(ServeArgs),
+    /// Apply the database migrations (required before `serve` on PostgreSQL).
+    Migrate,
+    /// Audit log commands.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Demo data commands.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "RPPSPLUS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// Load the demo data set into an empty database and show the demo pages. Fictitious data
+    /// only: never on a production database.
+    #[arg(long, env = "RPPSPLUS_DEMO")]
+    demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the audit log's hash chain; exits with a non-zero code naming the first altered row.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Print the demo structures and people as JSON (whom to sign in as).
+    Info,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.global.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rppsplus: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rppsplus: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Serve(args) => serve(g, args).await,
+        Command::Migrate => {
+            let store = open_store(&g.database_url, true).await?;
+            store.migrate().await.context("applying migrations")?;
+            store.close().await;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let app = open_app(g, false).await?;
+            let report = app.verify_audit().await.context("reading the audit log")?;
+            app.store().close().await;
+            match report.first_break {
+                None => {
+                    println!("audit log intact: {} rows verified", report.verified);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    eprintln!(
+                        "audit log BROKEN at row {}: {b} ({} rows verified before it)",
+                        b.seq(),
+                        report.verified
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Demo {
+            command: DemoCommand::Info,
+        } => {
+            let app = open_app(g, false).await?;
+            let summary = app
+                .directory_summary()
+                .await
+                .context("reading the registry")?;
+            app.store().close().await;
+            if summary.structures.is_empty() && summary.people.is_empty() {
+                bail!(
+                    "the database {} holds no data: start the demo first with `rppsplus serve --demo`",
+                    redacted(&g.database_url)
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(&g.database_url, true).await?;
+    match store.backend() {
+        Backend::Sqlite => store
+            .migrate()
+            .await
+            .context("migrating the SQLite database")?,
+        Backend::Postgres => {
+            if !store.is_migrated().await? {
+                bail!("the PostgreSQL database is not migrated: run `rppsplus migrate` first");
+            }
+        }
+    }
+    let app = Arc::new(App::new(store, settings(g), Arc::new(SystemClock)));
+    app.prepare().await.context("preparing the database")?;
+    if args.demo {
+        match app.load_demo().await.context("loading the demo data")? {
+            DemoOutcome::Loaded {
+                persons,
+                structures,
+            } => tracing::info!(persons, structures, "demo data loaded"),
+            DemoOutcome::NotEmpty => tracing::info!("database not empty: demo data not reloaded"),
+        }
+    }
+    let router = rppsplus_web::router(app.clone(), rppsplus_web::WebSettings { demo: args.demo });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, demo = args.demo, "rpps-plus listening");
+    println!("rpps-plus listening on http://{addr}");
+    rppsplus_web::serve(listener, router, shutdown_signal()).await?;
+    app.store().close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn settings(g: &GlobalArgs) -> AppSettings {
+    AppSettings {
+        rpps_sequence_start: g.rpps_sequence_start,
+    }
+}
+
+async fn open_app(g: &GlobalArgs, create: bool) -> anyhow::Result<App> {
+    let store = open_store(&g.database_url, create).await?;
+    if !store.is_migrated().await? {
+        bail!(
+            "the database {} is not initialised: run `rppsplus serve` (SQLite) or `rppsplus migrate` first",
+            redacted(&g.database_url)
+        );
+    }
+    Ok(App::new(store, settings(g), Arc::new(SystemClock)))
+}
+
+async fn open_store(url: &str, create_sqlite: bool) -> anyhow::Result<Arc<dyn Store>> {
+    match Backend::from_url(url) {
+        Some(Backend::Sqlite) => Ok(Arc::new(
+            SqliteStore::connect(url, create_sqlite)
+                .await
+                .with_context(|| format!("opening the SQLite database {}", redacted(url)))?,
+        )),
+        Some(Backend::Postgres) => Ok(Arc::new(
+            PgStore::connect(url)
+                .await
+                .context("connecting to PostgreSQL")?,
+        )),
+        None => bail!("unsupported database URL (expected sqlite://… or postgres://…)"),
+    }
+}
+
+/// A database URL fit for messages: the password is never printed.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

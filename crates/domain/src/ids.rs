@@ -47,7 +47,7 @@ impl IdError {
 
 /// Luhn (mod 10) over a sequence of digit values, rightmost being the key.
 pub fn luhn_valid(digits: impl DoubleEndedIterator<Item = u32>) -> bool {
-    luhn_sum(digits.rev(), false) % 10 == 0
+    luhn_sum(digits.rev(), false).is_multiple_of(10)
 }
 
 /// The Luhn key that completes `body` (digit values, key excluded).
@@ -158,7 +158,7 @@ string_id!(
     Siret
 );
 
-/// First RPPS sequence value: numbers issued by this registry are `10` + 8 digits + key.
+/// Largest RPPS sequence value: numbers issued by this registry are `10` + 8 digits + key.
 pub const RPPS_SEQUENCE_MAX: u64 = 99_999_999;
 
 impl Rpps {
@@ -184,7 +184,9 @@ impl Rpps {
 
     /// The sequence value this number was issued from, when it is of the `10` series.
     pub fn sequence_value(&self) -> Option<u64> {
-        self.0.strip_prefix("10").and_then(|rest| rest.get(..8)?.parse().ok())
+        self.0
+            .strip_prefix("10")
+            .and_then(|rest| rest.get(..8)?.parse().ok())
     }
 
     /// The IDNPS of this person: `8` + RPPS.
@@ -376,12 +378,26 @@ mod tests {
         }
         // Documentation placeholders that fail the key.
         assert_eq!(Rpps::parse("10003461033"), Err(IdError::CheckKey));
-        for a in ["012800736", "012800728", "533100558", "759124159", "012600631", "629400748"] {
+        for a in [
+            "012800736",
+            "012800728",
+            "533100558",
+            "759124159",
+            "012600631",
+            "629400748",
+        ] {
             assert!(Adeli::parse(a).is_ok(), "{a}");
         }
         assert!(Finess::parse("010780054").is_ok());
         assert_eq!(luhn_key(digit_values("01078005")), 4);
-        for f in ["010000024", "590064036", "010009496", "010011468", "970100400", "970112470"] {
+        for f in [
+            "010000024",
+            "590064036",
+            "010009496",
+            "010011468",
+            "970100400",
+            "970112470",
+        ] {
             assert!(Finess::parse(f).is_ok(), "{f}");
         }
         assert_eq!(Finess::parse("970700186"), Err(IdError::CheckKey));
@@ -398,7 +414,10 @@ mod tests {
         let key = luhn_key(body.into_iter());
         let n = format!("2A000001{key}");
         assert!(Finess::parse(&n).is_ok(), "{n}");
-        assert_eq!(Finess::parse(&n.to_lowercase()).map(|f| f.department().to_owned()), Ok("2A".into()));
+        assert_eq!(
+            Finess::parse(&n.to_lowercase()).map(|f| f.department().to_owned()),
+            Ok("2A".into())
+        );
         assert_eq!(Finess::parse("2C0000010"), Err(IdError::Charset));
     }
 
@@ -407,7 +426,10 @@ mod tests {
         let adeli = Adeli::parse("759124159").map(|a| a.idnps());
         assert_eq!(adeli.as_ref().map(|i| i.as_str()), Ok("0759124159"));
         assert!(matches!(adeli.map(|i| i.kind()), Ok(IdnpsKind::Adeli(_))));
-        assert!(matches!(Idnps::parse("810000001916").map(|i| i.kind()), Ok(IdnpsKind::Rpps(_))));
+        assert!(matches!(
+            Idnps::parse("810000001916").map(|i| i.kind()),
+            Ok(IdnpsKind::Rpps(_))
+        ));
         assert_eq!(Idnps::parse("310000001916"), Err(IdError::Prefix));
         assert_eq!(Idnps::parse(""), Err(IdError::Length { expected: 12 }));
         assert_eq!(Idnps::parse("x10000001916"), Err(IdError::Charset));
@@ -424,9 +446,15 @@ mod tests {
 
     #[test]
     fn sequence_bounds() {
-        assert_eq!(Rpps::from_sequence(0).map(|r| r.to_string()), Ok("10000000009".into()));
+        assert_eq!(
+            Rpps::from_sequence(0).map(|r| r.to_string()),
+            Ok("10000000009".into())
+        );
         assert!(Rpps::from_sequence(RPPS_SEQUENCE_MAX).is_ok());
-        assert_eq!(Rpps::from_sequence(RPPS_SEQUENCE_MAX + 1), Err(IdError::Exhausted));
+        assert_eq!(
+            Rpps::from_sequence(RPPS_SEQUENCE_MAX + 1),
+            Err(IdError::Exhausted)
+        );
     }
 
     #[test]

@@ -93,9 +93,9 @@ impl ChainBreak {
     /// The first row that fails.
     pub fn seq(&self) -> i64 {
         match self {
-            ChainBreak::Altered { seq } | ChainBreak::Unlinked { seq } | ChainBreak::Gap { seq, .. } => {
-                *seq
-            }
+            ChainBreak::Altered { seq }
+            | ChainBreak::Unlinked { seq }
+            | ChainBreak::Gap { seq, .. } => *seq,
         }
     }
 }
@@ -198,7 +198,13 @@ mod tests {
         rows.remove(1);
         let mut v = Verifier::default();
         let first_err = rows.iter().find_map(|r| v.check(r).err());
-        assert_eq!(first_err, Some(ChainBreak::Gap { seq: 3, expected: 2 }));
+        assert_eq!(
+            first_err,
+            Some(ChainBreak::Gap {
+                seq: 3,
+                expected: 2
+            })
+        );
     }
 
     #[test]

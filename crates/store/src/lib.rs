@@ -159,8 +159,11 @@ pub trait StructuresTx {
     async fn establishments_of(&mut self, ej: &Finess) -> StoreResult<Vec<Structure>>;
 
     /// Sets the management mode of a legal entity.
-    async fn set_management_mode(&mut self, ej: StructureId, mode: ManagementMode)
-    -> StoreResult<()>;
+    async fn set_management_mode(
+        &mut self,
+        ej: StructureId,
+        mode: ManagementMode,
+    ) -> StoreResult<()>;
 }
 
 /// Persons, their professional exercises and their situations.
@@ -240,7 +243,8 @@ pub trait HabilitationsTx {
     ) -> StoreResult<()>;
 
     /// Habilitations of a person still in force.
-    async fn active_habilitations_of(&mut self, person: PersonId) -> StoreResult<Vec<Habilitation>>;
+    async fn active_habilitations_of(&mut self, person: PersonId)
+    -> StoreResult<Vec<Habilitation>>;
 
     /// Habilitations on a structure still in force.
     async fn active_habilitations_on(

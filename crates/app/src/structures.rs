@@ -1,0 +1,259 @@
+//! Structures: legal entities (EJ), their establishments (EG), legal representatives and
+//! management habilitations.
+
+use jiff::Timestamp;
+use rppsplus_domain::Finess;
+use rppsplus_store::{
+    HabilitationId, HabilitationKind, ManagementMode, NewHabilitation, NewLegalRepresentative,
+    PersonId, RepresentativeCard, Structure, StructureId, StructureKind, StructureRecord, Tx,
+    Upsert,
+};
+use serde_json::json;
+
+use crate::{Actor, App, AppError, AppResult, journal};
+
+/// A structure with its legal entity and sister establishments, for display.
+#[derive(Debug, Clone)]
+pub struct StructureView {
+    /// The structure.
+    pub structure: Structure,
+    /// Its legal entity, for an establishment.
+    pub legal_entity: Option<Structure>,
+    /// The other establishments of the same legal entity (or all of them, for an EJ).
+    pub sisters: Vec<Structure>,
+}
+
+/// Shortest name query accepted: shorter ones match too much to be useful.
+pub const MIN_QUERY_CHARS: usize = 2;
+
+impl App {
+    /// Writes a structure (insert or update by FINESS); audited when something changed.
+    pub async fn upsert_structure(
+        &self,
+        actor: &Actor,
+        record: StructureRecord,
+    ) -> AppResult<Upsert> {
+        let mut tx = self.store.begin().await?;
+        let outcome = upsert_structure_in(&mut tx, actor, &record).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Sets how a legal entity manages its professionals.
+    pub async fn set_management_mode(
+        &self,
+        actor: &Actor,
+        ej: &Finess,
+        mode: ManagementMode,
+    ) -> AppResult<()> {
+        let mut tx = self.store.begin().await?;
+        set_management_mode_in(&mut tx, actor, self.now(), ej, mode).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Designates the legal representative of a structure, ending the previous designation.
+    pub async fn set_legal_representative(
+        &self,
+        actor: &Actor,
+        structure: StructureId,
+        person: PersonId,
+        card: RepresentativeCard,
+    ) -> AppResult<()> {
+        let mut tx = self.store.begin().await?;
+        set_legal_representative_in(&mut tx, actor, self.now(), structure, person, card).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Grants a habilitation on a structure.
+    pub async fn grant_habilitation(
+        &self,
+        actor: &Actor,
+        person: PersonId,
+        structure: StructureId,
+        kind: HabilitationKind,
+    ) -> AppResult<HabilitationId> {
+        let mut tx = self.store.begin().await?;
+        let id = grant_habilitation_in(&mut tx, actor, self.now(), person, structure, kind).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A structure by FINESS number, with its legal entity and sister establishments.
+    pub async fn structure_view(&self, finess: &Finess) -> AppResult<StructureView> {
+        let mut tx = self.store.begin().await?;
+        let structure = tx
+            .structure_by_finess(finess)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let (legal_entity, ej_finess) = match &structure.record.ej_finess {
+            Some(ej) => (tx.structure_by_finess(ej).await?, Some(ej.clone())),
+            None => (None, Some(structure.record.finess.clone())),
+        };
+        let sisters = match ej_finess {
+            Some(ej) => tx
+                .establishments_of(&ej)
+                .await?
+                .into_iter()
+                .filter(|s| s.id != structure.id)
+                .collect(),
+            None => Vec::new(),
+        };
+        tx.rollback().await?;
+        Ok(StructureView {
+            structure,
+            legal_entity,
+            sisters,
+        })
+    }
+
+    /// Finds structures by FINESS number or by name, ignoring case and accents.
+    pub async fn search_structures(&self, query: &str, limit: usize) -> AppResult<Vec<Structure>> {
+        let query = query.trim();
+        if query.chars().count() < MIN_QUERY_CHARS {
+            return Err(AppError::invalid(
+                "q",
+                "too_short",
+                "Saisissez au moins 2 caractères : un numéro FINESS ou une partie du nom.",
+            ));
+        }
+        let key = rppsplus_domain::matching::matching_key(query);
+        let finess_query = query.to_ascii_uppercase();
+        let mut tx = self.store.begin().await?;
+        let all = tx.list_structures().await?;
+        tx.rollback().await?;
+        let words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
+        Ok(all
+            .into_iter()
+            .filter(|s| {
+                if s.record.finess.as_str().starts_with(&finess_query) {
+                    return true;
+                }
+                let name = rppsplus_domain::matching::matching_key(&s.record.name);
+                words.iter().all(|w| name.contains(w))
+            })
+            .take(limit)
+            .collect())
+    }
+}
+
+/// Inserts or updates a structure inside the caller's transaction; audited when it changed.
+pub(crate) async fn upsert_structure_in(
+    tx: &mut Box<dyn Tx>,
+    actor: &Actor,
+    record: &StructureRecord,
+) -> AppResult<Upsert> {
+    let outcome = tx.upsert_structure(record).await?;
+    let (action, op) = match outcome {
+        Upsert::Inserted(_) => ("structure.create", "created"),
+        Upsert::Updated(_) => ("structure.update", "updated"),
+        Upsert::Unchanged(_) => return Ok(outcome),
+    };
+    journal(
+        tx,
+        actor,
+        record.at,
+        action,
+        ("structure", outcome.id().0),
+        json!({ "finess": record.finess, "kind": record.kind.as_str(), "open": record.open }),
+        op,
+    )
+    .await?;
+    Ok(outcome)
+}
+
+/// Sets a legal entity's management mode inside the caller's transaction.
+pub(crate) async fn set_management_mode_in(
+    tx: &mut Box<dyn Tx>,
+    actor: &Actor,
+    at: Timestamp,
+    ej: &Finess,
+    mode: ManagementMode,
+) -> AppResult<()> {
+    let s = tx
+        .structure_by_finess(ej)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if s.record.kind != StructureKind::Ej {
+        return Err(AppError::invalid(
+            "structure",
+            "not_a_legal_entity",
+            "Le mode de gestion se choisit sur l'entité juridique (EJ), pas sur un établissement.",
+        ));
+    }
+    tx.set_management_mode(s.id, mode).await?;
+    journal(
+        tx,
+        actor,
+        at,
+        "structure.management_mode",
+        ("structure", s.id.0),
+        json!({ "finess": ej, "mode": mode.as_str() }),
+        "updated",
+    )
+    .await
+}
+
+/// Designates a legal representative inside the caller's transaction.
+pub(crate) async fn set_legal_representative_in(
+    tx: &mut Box<dyn Tx>,
+    actor: &Actor,
+    at: Timestamp,
+    structure: StructureId,
+    person: PersonId,
+    card: RepresentativeCard,
+) -> AppResult<()> {
+    tx.structure(structure).await?.ok_or(AppError::NotFound)?;
+    tx.person(person).await?.ok_or(AppError::NotFound)?;
+    tx.set_legal_representative(&NewLegalRepresentative {
+        structure,
+        person,
+        card,
+        at,
+    })
+    .await?;
+    journal(
+        tx,
+        actor,
+        at,
+        "structure.legal_representative",
+        ("structure", structure.0),
+        json!({ "person": person, "card": card.as_str() }),
+        "updated",
+    )
+    .await
+}
+
+/// Grants a habilitation inside the caller's transaction.
+pub(crate) async fn grant_habilitation_in(
+    tx: &mut Box<dyn Tx>,
+    actor: &Actor,
+    at: Timestamp,
+    person: PersonId,
+    structure: StructureId,
+    kind: HabilitationKind,
+) -> AppResult<HabilitationId> {
+    tx.structure(structure).await?.ok_or(AppError::NotFound)?;
+    tx.person(person).await?.ok_or(AppError::NotFound)?;
+    let id = tx
+        .grant_habilitation(&NewHabilitation {
+            person,
+            structure,
+            kind,
+            granted_by: actor.person_id(),
+            at,
+        })
+        .await?;
+    journal(
+        tx,
+        actor,
+        at,
+        "habilitation.grant",
+        ("habilitation", id.0),
+        json!({ "person": person, "structure": structure, "kind": kind.as_str() }),
+        "created",
+    )
+    .await?;
+    Ok(id)
+}
