@@ -11,11 +11,18 @@ struct Asset {
     body: &'static [u8],
 }
 
-const ASSETS: &[Asset] = &[Asset {
-    name: "app.css",
-    content_type: "text/css; charset=utf-8",
-    body: include_bytes!("../assets/app.css"),
-}];
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "app.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../assets/app.css"),
+    },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../assets/favicon.svg"),
+    },
+];
 
 /// Serves an embedded asset by name.
 pub async fn serve(Path(file): Path<String>) -> Response {
@@ -31,4 +38,9 @@ pub async fn serve(Path(file): Path<String>) -> Response {
             .into_response(),
         None => (StatusCode::NOT_FOUND, "introuvable").into_response(),
     }
+}
+
+/// Browsers ask for `/favicon.ico` whatever the page says: answer with the SVG icon.
+pub async fn favicon() -> Response {
+    serve(Path("favicon.svg".to_owned())).await
 }

@@ -55,6 +55,7 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/{file}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
         .fallback(pages::not_found)
         .with_state(state);
     security::layer(routes)
