@@ -1,1 +1,198 @@
-//! placeholder
+//! The PostgreSQL implementation of the storage seam: the production database, shared by
+//! several server instances.
+//!
+//! Every [`Tx`] is a `READ COMMITTED` transaction from one pool. Where instances must agree on
+//! an order, the store takes a row lock that is held until commit:
+//!
+//! - `rpps_sequence` (one row) for [`SequenceTx::next_rpps_value`](rppsplus_store::SequenceTx);
+//! - `journal_head` (one row) for the audit chain and the change feed
+//!   ([`JournalTx`](rppsplus_store::JournalTx)).
+//!
+//! A transaction holding one of these rows makes every other transaction that needs it wait
+//! until it commits. To keep waits short and free of deadlocks, use cases take an RPPS value
+//! before writing data and append their journal rows (audit, outbox, changes) last, just
+//! before committing.
+//!
+//! Uniqueness rules are checked with `INSERT … ON CONFLICT DO NOTHING`: a duplicate is reported
+//! as [`StoreError::Duplicate`] and the transaction stays usable, as on SQLite (a failed
+//! statement would abort a PostgreSQL transaction, and wrapping each insert in a savepoint
+//! would cost subtransactions that hurt every session once a bulk import opens more than 64).
+
+mod convert;
+mod error;
+mod rows;
+mod tx;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rppsplus_store::{AuditRow, Backend, ChangeRow, RowCounts, Store, StoreError, StoreResult, Tx};
+use sqlx::migrate::{Migrate, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::error::store_error;
+pub use crate::tx::PgTx;
+
+/// The embedded migrations (`migrations/`, named like SQLite's).
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Connections per server instance.
+const POOL_SIZE: u32 = 10;
+
+/// How long a request waits for a free connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A registry stored in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db?…`, as sqlx parses it).
+    /// Does not migrate: call [`Store::migrate`] (the `migrate` command does, before a new
+    /// version starts).
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(store_error)?;
+        tracing::debug!("postgres store connected");
+        Ok(PgStore { pool })
+    }
+
+    /// The connection pool, for operators' tooling and tests that need raw SQL (the
+    /// conformance suite uses it to tamper with the audit log). Use cases must go through
+    /// [`Store`] and [`Tx`].
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn migrate(&self) -> StoreResult<()> {
+        // sqlx takes an advisory lock: instances started together migrate one after the other.
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn is_migrated(&self) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let table: &str = &MIGRATOR.table_name;
+        // Asking sqlx for the applied list would create its table: check it exists first, so
+        // that this question never writes.
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        if !exists {
+            return Ok(false);
+        }
+        if conn
+            .dirty_version(table)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let applied = conn
+            .list_applied_migrations(table)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .all(|m| {
+                applied
+                    .iter()
+                    .any(|a| a.version == m.version && a.checksum == m.checksum)
+            }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin().await.map_err(store_error)?;
+        Ok(Box::new(PgTx::new(tx)))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn audit_rows(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRow>> {
+        let rows: Vec<rows::AuditDbRow> = sqlx::query_as(
+            "SELECT seq, at, actor, action, target, details::text AS details, prev_hash, hash
+             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(rows::AuditDbRow::into_row).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn changes_after(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<ChangeRow>> {
+        let rows: Vec<rows::ChangeDbRow> = sqlx::query_as(
+            "SELECT seq, entity, entity_id, op, at
+             FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(rows::ChangeDbRow::into_row).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn row_counts(&self) -> StoreResult<RowCounts> {
+        let row: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM persons),
+                    (SELECT count(*) FROM exercises),
+                    (SELECT count(*) FROM situations),
+                    (SELECT count(*) FROM structures),
+                    (SELECT count(*) FROM habilitations),
+                    (SELECT count(*) FROM audit_log),
+                    (SELECT count(*) FROM outbox),
+                    (SELECT count(*) FROM change_feed)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(RowCounts {
+            persons: row.0,
+            exercises: row.1,
+            situations: row.2,
+            structures: row.3,
+            habilitations: row.4,
+            audit: row.5,
+            outbox: row.6,
+            changes: row.7,
+        })
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -234,6 +234,9 @@ pub trait HabilitationsTx {
     /// Grants a habilitation and returns its id.
     async fn grant_habilitation(&mut self, h: &NewHabilitation) -> StoreResult<HabilitationId>;
 
+    /// The habilitation with this id, in force or revoked.
+    async fn habilitation(&mut self, id: HabilitationId) -> StoreResult<Option<Habilitation>>;
+
     /// Revokes a habilitation (no-op error if already revoked: [`StoreError::NotFound`]).
     async fn revoke_habilitation(
         &mut self,
@@ -267,6 +270,19 @@ pub trait SessionsTx {
 
     /// Deletes a session (sign-out).
     async fn delete_session(&mut self, id_hash: &str) -> StoreResult<()>;
+
+    /// Stores a sign-in started with the identity provider, until the browser comes back.
+    async fn insert_pending_sign_in(&mut self, p: &NewPendingSignIn) -> StoreResult<()>;
+
+    /// Removes and returns the pending sign-in whose state hashes to `state_hash`: a state is
+    /// usable once. Expired entries are returned too; the caller checks `expires_at`.
+    async fn take_pending_sign_in(
+        &mut self,
+        state_hash: &str,
+    ) -> StoreResult<Option<NewPendingSignIn>>;
+
+    /// Deletes sessions and pending sign-ins expired at `now`; returns how many rows went.
+    async fn purge_expired_sessions(&mut self, now: Timestamp) -> StoreResult<u64>;
 
     /// Stores a new API token.
     async fn insert_api_token(&mut self, t: &NewApiToken) -> StoreResult<ApiTokenId>;

@@ -449,6 +449,23 @@ pub struct Session {
     pub last_seen_at: Timestamp,
 }
 
+/// A sign-in started with the identity provider (Pro Santé Connect), kept server-side until the
+/// browser returns: the provider's state, nonce and PKCE verifier never travel in a cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPendingSignIn {
+    /// SHA-256 of the OAuth `state`, hex.
+    pub state_hash: String,
+    /// SHA-256 of a random value held in a cookie of the browser that started the sign-in, so
+    /// that a callback from another browser is refused.
+    pub browser_hash: String,
+    /// What the relying party needs to finish the sign-in (JSON text).
+    pub payload: String,
+    /// When started.
+    pub created_at: Timestamp,
+    /// When it stops being usable.
+    pub expires_at: Timestamp,
+}
+
 /// An API token. The secret is shown once; only its hash is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiToken {

@@ -1,0 +1,153 @@
+//! Legal entities (EJ) and establishments (EG).
+
+use async_trait::async_trait;
+use rppsplus_domain::{Finess, Siret};
+use rppsplus_store::{
+    ManagementMode, StoreError, StoreResult, Structure, StructureId, StructureRecord, StructuresTx,
+    Upsert,
+};
+
+use super::SqliteTx;
+use crate::convert::{micros, opt_iso};
+use crate::error::store_error;
+use crate::rows::{StructureRow, structure_select};
+
+impl SqliteTx {
+    async fn structure_where_finess(&mut self, finess: &str) -> StoreResult<Option<Structure>> {
+        let row: Option<StructureRow> = sqlx::query_as(structure_select!("WHERE finess = $1"))
+            .bind(finess)
+            .fetch_optional(self.conn())
+            .await
+            .map_err(store_error)?;
+        row.map(StructureRow::into_structure).transpose()
+    }
+}
+
+#[async_trait]
+impl StructuresTx for SqliteTx {
+    #[tracing::instrument(level = "debug", skip_all, fields(structure.finess = %s.finess))]
+    async fn upsert_structure(&mut self, s: &StructureRecord) -> StoreResult<Upsert> {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO structures (finess, kind, ej_finess, name, siret, category_code, setting,
+                                     address, postcode, commune_code, city, open, closed_on,
+                                     created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+             ON CONFLICT (finess) DO NOTHING
+             RETURNING id",
+        )
+        .bind(s.finess.as_str())
+        .bind(s.kind.as_str())
+        .bind(s.ej_finess.as_ref().map(Finess::as_str))
+        .bind(&s.name)
+        .bind(s.siret.as_ref().map(Siret::as_str))
+        .bind(s.category_code.as_deref())
+        .bind(s.setting.as_deref())
+        .bind(s.address.as_deref())
+        .bind(s.postcode.as_deref())
+        .bind(s.commune_code.as_deref())
+        .bind(s.city.as_deref())
+        .bind(s.open)
+        .bind(opt_iso(s.closed_on))
+        .bind(micros(s.at))
+        .fetch_optional(self.conn())
+        .await
+        .map_err(store_error)?;
+        if let Some(id) = inserted {
+            return Ok(Upsert::Inserted(StructureId(id)));
+        }
+
+        let existing = self
+            .structure_where_finess(s.finess.as_str())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        // Same data written at another time is no change: compare everything but `at`.
+        let incoming = StructureRecord {
+            at: existing.record.at,
+            ..s.clone()
+        };
+        if existing.record == incoming {
+            return Ok(Upsert::Unchanged(existing.id));
+        }
+        sqlx::query(
+            "UPDATE structures
+             SET kind = $2, ej_finess = $3, name = $4, siret = $5, category_code = $6,
+                 setting = $7, address = $8, postcode = $9, commune_code = $10, city = $11,
+                 open = $12, closed_on = $13, updated_at = $14
+             WHERE id = $1",
+        )
+        .bind(existing.id.0)
+        .bind(s.kind.as_str())
+        .bind(s.ej_finess.as_ref().map(Finess::as_str))
+        .bind(&s.name)
+        .bind(s.siret.as_ref().map(Siret::as_str))
+        .bind(s.category_code.as_deref())
+        .bind(s.setting.as_deref())
+        .bind(s.address.as_deref())
+        .bind(s.postcode.as_deref())
+        .bind(s.commune_code.as_deref())
+        .bind(s.city.as_deref())
+        .bind(s.open)
+        .bind(opt_iso(s.closed_on))
+        .bind(micros(s.at))
+        .execute(self.conn())
+        .await
+        .map_err(store_error)?;
+        Ok(Upsert::Updated(existing.id))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn structure_by_finess(&mut self, finess: &Finess) -> StoreResult<Option<Structure>> {
+        self.structure_where_finess(finess.as_str()).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn structure(&mut self, id: StructureId) -> StoreResult<Option<Structure>> {
+        let row: Option<StructureRow> = sqlx::query_as(structure_select!("WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(self.conn())
+            .await
+            .map_err(store_error)?;
+        row.map(StructureRow::into_structure).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn list_structures(&mut self) -> StoreResult<Vec<Structure>> {
+        let rows: Vec<StructureRow> = sqlx::query_as(structure_select!("ORDER BY finess"))
+            .fetch_all(self.conn())
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(StructureRow::into_structure).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn establishments_of(&mut self, ej: &Finess) -> StoreResult<Vec<Structure>> {
+        let rows: Vec<StructureRow> = sqlx::query_as(structure_select!(
+            "WHERE ej_finess = $1 AND kind = 'EG' ORDER BY finess"
+        ))
+        .bind(ej.as_str())
+        .fetch_all(self.conn())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(StructureRow::into_structure).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn set_management_mode(
+        &mut self,
+        ej: StructureId,
+        mode: ManagementMode,
+    ) -> StoreResult<()> {
+        let done =
+            sqlx::query("UPDATE structures SET management_mode = $2 WHERE id = $1 AND kind = 'EJ'")
+                .bind(ej.0)
+                .bind(mode.as_str())
+                .execute(self.conn())
+                .await
+                .map_err(store_error)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+}

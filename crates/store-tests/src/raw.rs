@@ -1,0 +1,144 @@
+//! Raw SQL through each backend's `pool()`: what the seam cannot do on purpose (rewrite the
+//! audit log), to prove that the database refuses it and that the hash chain reveals it.
+
+use rppsplus_store::audit::ChainBreak;
+use rppsplus_test_support::db::{BackendStore, TestDb};
+use sqlx::Connection;
+
+use crate::journal::{audit_entry, verify_audit};
+use crate::{Failure, Outcome};
+
+/// Runs a `SELECT count(*) …` valid on both backends.
+pub async fn count(db: &TestDb, sql: &'static str) -> Result<i64, Failure> {
+    Ok(match &db.backend_store {
+        BackendStore::Sqlite(s) => sqlx::query_scalar(sql).fetch_one(s.pool()).await?,
+        BackendStore::Postgres(s) => sqlx::query_scalar(sql).fetch_one(s.pool()).await?,
+    })
+}
+
+/// Runs a statement, returning the number of rows it changed or the database's refusal.
+async fn execute(db: &TestDb, sql: &'static str, seq: i64) -> Result<u64, String> {
+    match &db.backend_store {
+        BackendStore::Sqlite(s) => sqlx::query(sql)
+            .bind(seq)
+            .execute(s.pool())
+            .await
+            .map(|r| r.rows_affected()),
+        BackendStore::Postgres(s) => sqlx::query(sql)
+            .bind(seq)
+            .execute(s.pool())
+            .await
+            .map(|r| r.rows_affected()),
+    }
+    .map_err(|e| e.to_string())
+}
+
+async fn append_rows(db: &TestDb, n: i64) -> Outcome {
+    for i in 1..=n {
+        let mut tx = db.store.begin().await?;
+        tx.append_audit(&audit_entry(i)?).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// The database itself refuses to UPDATE or DELETE audit rows (and, on PostgreSQL, to
+/// TRUNCATE the table), whoever holds a connection; the rows and the chain stay intact.
+pub async fn audit_triggers_refuse_update_and_delete(db: &TestDb) -> Outcome {
+    append_rows(db, 3).await?;
+    let before = db.store.audit_rows(0, 10).await?;
+    for sql in [
+        "UPDATE audit_log SET actor = 'tampered' WHERE seq = $1",
+        "UPDATE audit_log SET hash = prev_hash WHERE seq >= $1",
+        "DELETE FROM audit_log WHERE seq = $1",
+        "DELETE FROM audit_log WHERE seq >= $1",
+    ] {
+        match execute(db, sql, 2).await {
+            Err(refusal) => assert!(
+                refusal.contains("append-only"),
+                "{sql}: refused for another reason: {refusal}"
+            ),
+            Ok(n) => panic!("{sql}: accepted, {n} rows changed"),
+        }
+    }
+    if let BackendStore::Postgres(s) = &db.backend_store {
+        let refused = sqlx::query("TRUNCATE audit_log").execute(s.pool()).await;
+        assert!(refused.is_err(), "TRUNCATE accepted");
+    }
+    assert_eq!(db.store.audit_rows(0, 10).await?, before);
+    match verify_audit(db.store.as_ref(), 10).await? {
+        Ok(rows) => assert_eq!(rows.len(), 3),
+        Err(e) => return Err(format!("the chain broke: {e}").into()),
+    }
+    Ok(())
+}
+
+/// Rewrites the actor of audit row `seq` with the append-only triggers out of the way, as
+/// someone with the table owner's rights could, then puts the triggers back.
+pub async fn alter_audit_row_behind_the_triggers(db: &TestDb, seq: i64, actor: &str) -> Outcome {
+    match &db.backend_store {
+        BackendStore::Sqlite(s) => {
+            let mut conn = s.pool().acquire().await?;
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            // Re-created from its own definition, so the schema ends as it was.
+            let definition: String = sqlx::query_scalar(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_log_no_update'",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("DROP TRIGGER audit_log_no_update")
+                .execute(&mut *tx)
+                .await?;
+            let changed = sqlx::query("UPDATE audit_log SET actor = $2 WHERE seq = $1")
+                .bind(seq)
+                .bind(actor)
+                .execute(&mut *tx)
+                .await?;
+            assert_eq!(changed.rows_affected(), 1);
+            sqlx::query(sqlx::AssertSqlSafe(definition))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        BackendStore::Postgres(s) => {
+            let mut tx = s.pool().begin().await?;
+            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
+                .execute(&mut *tx)
+                .await?;
+            let changed = sqlx::query("UPDATE audit_log SET actor = $2 WHERE seq = $1")
+                .bind(seq)
+                .bind(actor)
+                .execute(&mut *tx)
+                .await?;
+            assert_eq!(changed.rows_affected(), 1);
+            sqlx::query("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}
+
+/// A row altered behind the triggers' back is named by the verifier, and the triggers are in
+/// force again afterwards.
+pub async fn tampered_audit_row_is_named(db: &TestDb) -> Outcome {
+    append_rows(db, 5).await?;
+    alter_audit_row_behind_the_triggers(db, 3, "person:810000000000").await?;
+    let rows = db.store.audit_rows(0, 10).await?;
+    assert_eq!(
+        rows.get(2).map(|r| r.entry.actor.as_str()),
+        Some("person:810000000000")
+    );
+    match verify_audit(db.store.as_ref(), 2).await? {
+        Err(e) => assert_eq!(e, ChainBreak::Altered { seq: 3 }),
+        Ok(_) => return Err("the verifier did not notice the altered row".into()),
+    }
+    assert!(
+        execute(db, "UPDATE audit_log SET actor = 'again' WHERE seq = $1", 1)
+            .await
+            .is_err(),
+        "the triggers are back"
+    );
+    Ok(())
+}

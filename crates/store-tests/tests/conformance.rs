@@ -1,0 +1,137 @@
+//! Runs every conformance scenario on SQLite and on PostgreSQL, each on a fresh database.
+//!
+//! Test names are `<backend>::<scenario>`: `cargo test -p rppsplus-store-tests -- sqlite::`
+//! runs one backend. PostgreSQL needs `RPPSPLUS_TEST_DATABASE_URL` (see
+//! `rppsplus_test_support::db`): without it those tests are skipped, except with `CI=true`.
+
+use rppsplus_store::Backend;
+use rppsplus_store_tests::{
+    Failure, Outcome, journal, persons, raw, schema, sequence, sessions, structures,
+};
+use rppsplus_test_support::db::TestDb;
+
+/// Declares one test per scenario, in a module that provides `open()`, `open_unmigrated()`,
+/// `BACKEND`, `MANY_VALUES` and `VALUES_PER_TX`.
+macro_rules! conformance_tests {
+    ($($name:ident => $scenario:path,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() -> Outcome {
+                let Some(db) = open().await? else { return Ok(()) };
+                $scenario(db.store.clone()).await
+            }
+        )*
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn migrating_a_fresh_database() -> Outcome {
+            let Some(db) = open_unmigrated().await? else { return Ok(()) };
+            schema::migrating_a_fresh_database(db.store.clone(), BACKEND).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn legal_representative_replacement() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            structures::legal_representative_replacement(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn audit_triggers_refuse_update_and_delete() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            raw::audit_triggers_refuse_update_and_delete(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn tampered_audit_row_is_named() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            raw::tampered_audit_row_is_named(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn many_sequence_values_are_unique() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            sequence::many_values_are_unique(db.store.clone(), MANY_VALUES, VALUES_PER_TX).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_tasks_never_share_a_value() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            sequence::concurrent_tasks_never_share_a_value(db.store.clone(), 8, 250).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_processes_never_share_a_value() -> Outcome {
+            if sequence::run_as_child_if_spawned().await? {
+                return Ok(());
+            }
+            let Some(db) = open().await? else { return Ok(()) };
+            // libtest names tests by their path below the crate: `<backend>::<test>`.
+            let module = module_path!().split_once("::").map_or(module_path!(), |(_, m)| m);
+            let name = format!("{module}::two_processes_never_share_a_value");
+            sequence::processes_never_share_a_value(&db, &name, 300).await
+        }
+    };
+}
+
+/// The scenarios that only need the store.
+macro_rules! store_scenarios {
+    () => {
+        conformance_tests! {
+            persons_round_trip => persons::persons_round_trip,
+            person_uniqueness_rules => persons::person_uniqueness_rules,
+            instants_keep_microseconds => persons::instants_keep_microseconds,
+            situations_round_trip => persons::situations_round_trip,
+            closing_a_situation_checks_its_version => persons::closing_a_situation_checks_its_version,
+            rollback_leaves_nothing => persons::rollback_leaves_nothing,
+            structures_upsert_and_read => structures::structures_upsert_and_read,
+            management_mode => structures::management_mode,
+            habilitations_grant_and_revoke => structures::habilitations_grant_and_revoke,
+            elearnings_newest_first => structures::elearnings_newest_first,
+            sessions_expire => sessions::sessions_expire,
+            api_tokens => sessions::api_tokens,
+            pending_sign_ins_are_single_use => sessions::pending_sign_ins_are_single_use,
+            outbox_refuses_a_second_event_key => journal::outbox_refuses_a_second_event_key,
+            change_feed_in_order => journal::change_feed_in_order,
+            audit_chain_verifies => journal::audit_chain_verifies,
+            concurrent_audit_appends_chain => journal::concurrent_audit_appends_chain,
+            change_feed_follows_commit_order => journal::change_feed_follows_commit_order,
+            raising_the_sequence => sequence::raising_the_sequence,
+        }
+    };
+}
+
+mod sqlite {
+    use super::*;
+
+    const BACKEND: Backend = Backend::Sqlite;
+    const MANY_VALUES: u64 = 100_000;
+    const VALUES_PER_TX: u64 = 10_000;
+
+    async fn open() -> Result<Option<TestDb>, Failure> {
+        Ok(Some(TestDb::sqlite().await?))
+    }
+
+    async fn open_unmigrated() -> Result<Option<TestDb>, Failure> {
+        Ok(Some(TestDb::sqlite_unmigrated().await?))
+    }
+
+    store_scenarios!();
+}
+
+mod postgres {
+    use super::*;
+
+    const BACKEND: Backend = Backend::Postgres;
+    // Each value is a round trip to the server: fewer than on SQLite keeps the suite quick.
+    const MANY_VALUES: u64 = 20_000;
+    const VALUES_PER_TX: u64 = 5_000;
+
+    async fn open() -> Result<Option<TestDb>, Failure> {
+        Ok(TestDb::postgres().await?)
+    }
+
+    async fn open_unmigrated() -> Result<Option<TestDb>, Failure> {
+        Ok(TestDb::postgres_unmigrated().await?)
+    }
+
+    store_scenarios!();
+}
