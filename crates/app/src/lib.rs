@@ -4,11 +4,15 @@
 //! writes the data together with its audit rows, outbox messages and change-feed rows, and
 //! commits. Handlers (web, CLI) call these methods and never open transactions themselves.
 
+mod access;
 pub mod audit;
 pub mod demo;
 pub mod directory;
 mod error;
+pub mod habilitations;
+pub mod import;
 pub mod persons;
+pub mod sessions;
 pub mod structures;
 
 use std::sync::Arc;
@@ -41,6 +45,8 @@ pub struct AppSettings {
     /// First value of the RPPS sequence this registry issues numbers from
     /// (numbers are `10` + the value on 8 digits + the Luhn key).
     pub rpps_sequence_start: u64,
+    /// Session lifetimes.
+    pub sessions: sessions::SessionSettings,
 }
 
 impl Default for AppSettings {
@@ -48,6 +54,7 @@ impl Default for AppSettings {
         // Below the ranges seen in published extracts (10000000000…10199999999 are taken).
         AppSettings {
             rpps_sequence_start: 50_000_000,
+            sessions: sessions::SessionSettings::default(),
         }
     }
 }

@@ -9,6 +9,9 @@ use rppsplus_store::{
 };
 use serde_json::json;
 
+use rppsplus_domain::authz::Action;
+
+use crate::access::{authorize, holdings_of};
 use crate::{Actor, App, AppError, AppResult, journal};
 
 /// A person's civil identity and contact, already validated by the domain.
@@ -69,13 +72,19 @@ pub struct CreatedPerson {
 }
 
 impl App {
-    /// Creates a person with a new RPPS number.
+    /// Creates a person with a new RPPS number (the operator, or a person holding a right on
+    /// some structure).
     pub async fn create_person(
         &self,
         actor: &Actor,
         input: PersonInput,
     ) -> AppResult<CreatedPerson> {
         let mut tx = self.store.begin().await?;
+        if let Actor::Person { id, .. } = actor
+            && holdings_of(&mut tx, *id).await?.is_empty()
+        {
+            return Err(AppError::Forbidden);
+        }
         let created = create_person_in(&mut tx, actor, self.now(), input).await?;
         tx.commit().await?;
         Ok(created)
@@ -89,6 +98,11 @@ impl App {
         input: SituationInput,
     ) -> AppResult<SituationId> {
         let mut tx = self.store.begin().await?;
+        let structure = tx
+            .structure(input.structure)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        authorize(&mut tx, actor, Action::ManageProfessionals, &structure).await?;
         let id = add_situation_in(&mut tx, actor, self.now(), person, input).await?;
         tx.commit().await?;
         Ok(id)
@@ -104,6 +118,12 @@ impl App {
         reason: &str,
     ) -> AppResult<()> {
         let mut tx = self.store.begin().await?;
+        let situation = tx.situation(id).await?.ok_or(AppError::NotFound)?;
+        let structure = tx
+            .structure(situation.record.structure)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        authorize(&mut tx, actor, Action::ManageProfessionals, &structure).await?;
         close_situation_in(
             &mut tx,
             actor,
@@ -112,28 +132,6 @@ impl App {
             expected_version,
             end_date,
             reason,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records that a person completed the managers' e-learning.
-    pub async fn record_elearning(
-        &self,
-        actor: &Actor,
-        person: PersonId,
-        completed_on: Date,
-        certificate_ref: &str,
-    ) -> AppResult<()> {
-        let mut tx = self.store.begin().await?;
-        record_elearning_in(
-            &mut tx,
-            actor,
-            self.now(),
-            person,
-            completed_on,
-            certificate_ref,
         )
         .await?;
         tx.commit().await?;

@@ -27,57 +27,20 @@ pub struct StructureView {
 pub const MIN_QUERY_CHARS: usize = 2;
 
 impl App {
-    /// Writes a structure (insert or update by FINESS); audited when something changed.
+    /// Writes a structure (insert or update by FINESS); audited when something changed. Only
+    /// the operator and the registry itself (imports) write structures.
     pub async fn upsert_structure(
         &self,
         actor: &Actor,
         record: StructureRecord,
     ) -> AppResult<Upsert> {
+        if !matches!(actor, Actor::Operator | Actor::System) {
+            return Err(AppError::Forbidden);
+        }
         let mut tx = self.store.begin().await?;
         let outcome = upsert_structure_in(&mut tx, actor, &record).await?;
         tx.commit().await?;
         Ok(outcome)
-    }
-
-    /// Sets how a legal entity manages its professionals.
-    pub async fn set_management_mode(
-        &self,
-        actor: &Actor,
-        ej: &Finess,
-        mode: ManagementMode,
-    ) -> AppResult<()> {
-        let mut tx = self.store.begin().await?;
-        set_management_mode_in(&mut tx, actor, self.now(), ej, mode).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Designates the legal representative of a structure, ending the previous designation.
-    pub async fn set_legal_representative(
-        &self,
-        actor: &Actor,
-        structure: StructureId,
-        person: PersonId,
-        card: RepresentativeCard,
-    ) -> AppResult<()> {
-        let mut tx = self.store.begin().await?;
-        set_legal_representative_in(&mut tx, actor, self.now(), structure, person, card).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Grants a habilitation on a structure.
-    pub async fn grant_habilitation(
-        &self,
-        actor: &Actor,
-        person: PersonId,
-        structure: StructureId,
-        kind: HabilitationKind,
-    ) -> AppResult<HabilitationId> {
-        let mut tx = self.store.begin().await?;
-        let id = grant_habilitation_in(&mut tx, actor, self.now(), person, structure, kind).await?;
-        tx.commit().await?;
-        Ok(id)
     }
 
     /// A structure by FINESS number, with its legal entity and sister establishments.

@@ -3,6 +3,8 @@
 //! This binary reads the configuration (flags and `RPPSPLUS_*` environment variables), picks the
 //! storage backend from the database URL, and wires the use cases to the web layer.
 
+mod import;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -64,6 +66,11 @@ enum Command {
     Demo {
         #[command(subcommand)]
         command: DemoCommand,
+    },
+    /// Import national extracts (FINESS structures).
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
     },
 }
 
@@ -154,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Import { command } => import::run(g, command).await,
         Command::Demo {
             command: DemoCommand::Info,
         } => {
@@ -214,6 +222,7 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn settings(g: &GlobalArgs) -> AppSettings {
     AppSettings {
         rpps_sequence_start: g.rpps_sequence_start,
+        ..AppSettings::default()
     }
 }
 

@@ -4,6 +4,7 @@
 //! invalid values and the rules of the field. Reference data is embedded at compile time from
 //! `data/`.
 
+pub mod authz;
 pub mod contact;
 pub mod identity;
 pub mod ids;

@@ -14,6 +14,7 @@ mod cog;
 mod documents;
 mod eligibility;
 mod finess;
+mod policy;
 mod professions;
 mod roles;
 
@@ -31,6 +32,7 @@ pub use cog::{
 pub use documents::{DocumentAccess, DocumentKey, DocumentMatrix, DocumentType};
 pub use eligibility::{Eligibility, EligibilityStatus, EligibilityTable, Setting};
 pub use finess::{FinessCategories, FinessCategory};
+pub use policy::HabilitationPolicy;
 pub use professions::{Enreg, Profession, Professions, SeedProfession, Successor, TableId};
 pub use roles::{Role, Roles};
 
@@ -181,6 +183,8 @@ pub struct Tables {
     pub identifier_types: IdentifierTypes,
     /// TRE_R397 FINESS categories with the registry's setting.
     pub finess_categories: FinessCategories,
+    /// When managers' habilitations require the e-learning.
+    pub habilitation_policy: HabilitationPolicy,
 }
 
 impl Tables {
@@ -200,6 +204,7 @@ impl Tables {
             exercise_civilities: CodeTable::load(embedded!("exercise_civilities.csv"))?,
             identifier_types: IdentifierTypes::load()?,
             finess_categories: FinessCategories::load()?,
+            habilitation_policy: HabilitationPolicy::load()?,
         })
     }
 }
