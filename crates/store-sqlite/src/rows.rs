@@ -5,7 +5,7 @@ use rppsplus_store::{
     HabilitationKind, IdDocumentRecord, LegalRepresentative, ManagementMode, NewApiToken,
     NewAuditEntry, NewChange, NewElearning, NewExercise, NewHabilitation, NewLegalRepresentative,
     NewPerson, NewSession, NewSituation, Person, PersonId, RepresentativeCard, Session, Situation,
-    SituationId, StoreResult, Structure, StructureId, StructureKind, StructureRecord,
+    SituationId, StoreResult, Structure, StructureId, StructureKind, StructureRecord, TokenHolder,
 };
 
 use crate::convert::{
@@ -352,25 +352,31 @@ impl SessionRow {
 pub(crate) struct ApiTokenRow {
     id: i64,
     hash: String,
+    kind: String,
     person_id: Option<i64>,
     system_name: Option<String>,
     label: String,
     created_at: i64,
     last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
 }
 
 impl ApiTokenRow {
     pub(crate) fn into_token(self) -> StoreResult<ApiToken> {
+        let id = self.id;
+        let holder =
+            TokenHolder::from_parts(&self.kind, self.person_id.map(PersonId), self.system_name)
+                .ok_or_else(|| corrupt("api token", id, "holder does not fit its kind"))?;
         Ok(ApiToken {
             id: ApiTokenId(self.id),
             record: NewApiToken {
                 hash: self.hash,
-                person: self.person_id.map(PersonId),
-                system_name: self.system_name,
+                holder,
                 label: self.label,
                 at: instant(self.created_at)?,
             },
             last_used_at: opt_instant(self.last_used_at)?,
+            revoked_at: opt_instant(self.revoked_at)?,
         })
     }
 }

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod sequence;
 pub mod sessions;
 pub mod structures;
+pub mod tokens;
 
 /// What a scenario returns: store errors and setup failures, as errors.
 pub type Outcome = Result<(), Failure>;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rppsplus_store::{
     ApiToken, ApiTokenId, NewApiToken, NewPendingSignIn, NewSession, PersonId, Session, Store,
-    StoreError, UniqueRule,
+    StoreError, TokenHolder, UniqueRule,
 };
 
 use crate::fixtures::{self, at};
@@ -76,15 +76,13 @@ pub async fn api_tokens(store: Arc<dyn Store>) -> Outcome {
     let person = a_person(store.as_ref()).await?;
     let personal = NewApiToken {
         hash: "1".repeat(64),
-        person: Some(person),
-        system_name: None,
+        holder: TokenHolder::Person(person),
         label: "Mon script".into(),
         at: at(1)?,
     };
     let system = NewApiToken {
         hash: "2".repeat(64),
-        person: None,
-        system_name: Some("SI-RH".into()),
+        holder: TokenHolder::System("SI-RH".into()),
         label: "Export RH".into(),
         at: at(2)?,
     };
@@ -108,6 +106,7 @@ pub async fn api_tokens(store: Arc<dyn Store>) -> Outcome {
             id: personal_id,
             record: personal.clone(),
             last_used_at: None,
+            revoked_at: None,
         })
     );
     tx.touch_api_token(system_id, at(3)?).await?;
@@ -117,6 +116,7 @@ pub async fn api_tokens(store: Arc<dyn Store>) -> Outcome {
             id: system_id,
             record: system.clone(),
             last_used_at: Some(at(3)?),
+            revoked_at: None,
         })
     );
     assert_eq!(tx.api_token_by_hash(&"3".repeat(64)).await?, None);

@@ -6,7 +6,7 @@
 
 use rppsplus_store::Backend;
 use rppsplus_store_tests::{
-    Failure, Outcome, journal, persons, raw, schema, sequence, sessions, structures,
+    Failure, Outcome, journal, persons, raw, schema, sequence, sessions, structures, tokens,
 };
 use rppsplus_test_support::db::TestDb;
 
@@ -38,6 +38,12 @@ macro_rules! conformance_tests {
         async fn audit_triggers_refuse_update_and_delete() -> Outcome {
             let Some(db) = open().await? else { return Ok(()) };
             raw::audit_triggers_refuse_update_and_delete(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn api_token_holder_columns_must_fit_the_kind() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            tokens::api_token_holder_columns_must_fit_the_kind(&db).await
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,6 +94,8 @@ macro_rules! store_scenarios {
             elearnings_newest_first => structures::elearnings_newest_first,
             sessions_expire => sessions::sessions_expire,
             api_tokens => sessions::api_tokens,
+            api_token_holders_round_trip => tokens::api_token_holders_round_trip,
+            revoking_an_api_token => tokens::revoking_an_api_token,
             pending_sign_ins_are_single_use => sessions::pending_sign_ins_are_single_use,
             outbox_refuses_a_second_event_key => journal::outbox_refuses_a_second_event_key,
             change_feed_in_order => journal::change_feed_in_order,

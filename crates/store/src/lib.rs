@@ -292,6 +292,15 @@ pub trait SessionsTx {
 
     /// Records a use of a token.
     async fn touch_api_token(&mut self, id: ApiTokenId, now: Timestamp) -> StoreResult<()>;
+
+    /// The token with this id, revoked or not.
+    async fn api_token(&mut self, id: ApiTokenId) -> StoreResult<Option<ApiToken>>;
+
+    /// The unrevoked tokens of a person, oldest first.
+    async fn api_tokens_of(&mut self, person: PersonId) -> StoreResult<Vec<ApiToken>>;
+
+    /// Revokes a token at `at`; [`StoreError::NotFound`] if there is no such unrevoked token.
+    async fn revoke_api_token(&mut self, id: ApiTokenId, at: Timestamp) -> StoreResult<()>;
 }
 
 /// The audit log, the outbox and the change feed, written in the same transaction as the data.

@@ -466,15 +466,61 @@ pub struct NewPendingSignIn {
     pub expires_at: Timestamp,
 }
 
+/// Whom an API token acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenHolder {
+    /// A person (manager, legal representative): the token acts with their habilitations.
+    Person(PersonId),
+    /// A consuming system, named by the operator: acts as no person and holds no habilitation.
+    System(String),
+    /// The registry operator, named by the operator: every right, like the command line.
+    Operator(String),
+}
+
+impl TokenHolder {
+    /// The stored kind code: `person`, `system` or `operator`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TokenHolder::Person(_) => "person",
+            TokenHolder::System(_) => "system",
+            TokenHolder::Operator(_) => "operator",
+        }
+    }
+
+    /// The person, for a person's token.
+    pub fn person(&self) -> Option<PersonId> {
+        match self {
+            TokenHolder::Person(id) => Some(*id),
+            TokenHolder::System(_) | TokenHolder::Operator(_) => None,
+        }
+    }
+
+    /// The name, for a system's or the operator's token.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            TokenHolder::Person(_) => None,
+            TokenHolder::System(name) | TokenHolder::Operator(name) => Some(name),
+        }
+    }
+
+    /// Rebuilds the holder from its stored columns; `None` when they do not fit together.
+    pub fn from_parts(kind: &str, person: Option<PersonId>, name: Option<String>) -> Option<Self> {
+        match (kind, person, name) {
+            ("person", Some(id), None) => Some(TokenHolder::Person(id)),
+            ("system", None, Some(name)) => Some(TokenHolder::System(name)),
+            ("operator", None, Some(name)) => Some(TokenHolder::Operator(name)),
+            _ => None,
+        }
+    }
+}
+
 /// An API token. The secret is shown once; only its hash is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiToken {
     /// SHA-256 of the secret, hex.
     pub hash: String,
-    /// The person it acts for (tokens of managers).
-    pub person: Option<PersonId>,
-    /// The consuming system it identifies (operator-issued tokens).
-    pub system_name: Option<String>,
+    /// Whom it acts for.
+    pub holder: TokenHolder,
     /// A label chosen by its creator.
     pub label: String,
     /// When created.
@@ -490,6 +536,8 @@ pub struct ApiToken {
     pub record: NewApiToken,
     /// Last use.
     pub last_used_at: Option<Timestamp>,
+    /// When revoked; a revoked token no longer authenticates.
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// An audit entry to append. Personal data stays out: identifiers and codes only.

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rppsplus_store::{
-    ApiToken, ApiTokenId, NewApiToken, NewPendingSignIn, NewSession, Session, SessionsTx,
+    ApiToken, ApiTokenId, NewApiToken, NewPendingSignIn, NewSession, PersonId, Session, SessionsTx,
     StoreError, StoreResult, UniqueRule,
 };
 
@@ -151,14 +151,15 @@ impl SessionsTx for PgTx {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn insert_api_token(&mut self, t: &NewApiToken) -> StoreResult<ApiTokenId> {
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO api_tokens (hash, person_id, system_name, label, created_at)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO api_tokens (hash, kind, person_id, system_name, label, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (hash) DO NOTHING
              RETURNING id",
         )
         .bind(&t.hash)
-        .bind(t.person.map(|p| p.0))
-        .bind(t.system_name.as_deref())
+        .bind(t.holder.kind())
+        .bind(t.holder.person().map(|p| p.0))
+        .bind(t.holder.name())
         .bind(&t.label)
         .bind(ts(t.at))
         .fetch_optional(self.conn())
@@ -171,7 +172,8 @@ impl SessionsTx for PgTx {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn api_token_by_hash(&mut self, hash: &str) -> StoreResult<Option<ApiToken>> {
         let row: Option<ApiTokenRow> = sqlx::query_as(
-            "SELECT id, hash, person_id, system_name, label, created_at, last_used_at
+            "SELECT id, hash, kind, person_id, system_name, label, created_at, last_used_at,
+                    revoked_at
              FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL",
         )
         .bind(hash)
@@ -189,6 +191,52 @@ impl SessionsTx for PgTx {
             .execute(self.conn())
             .await
             .map_err(store_error)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn api_token(&mut self, id: ApiTokenId) -> StoreResult<Option<ApiToken>> {
+        let row: Option<ApiTokenRow> = sqlx::query_as(
+            "SELECT id, hash, kind, person_id, system_name, label, created_at, last_used_at,
+                    revoked_at
+             FROM api_tokens WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(self.conn())
+        .await
+        .map_err(store_error)?;
+        row.map(ApiTokenRow::into_token).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn api_tokens_of(&mut self, person: PersonId) -> StoreResult<Vec<ApiToken>> {
+        let rows: Vec<ApiTokenRow> = sqlx::query_as(
+            "SELECT id, hash, kind, person_id, system_name, label, created_at, last_used_at,
+                    revoked_at
+             FROM api_tokens WHERE person_id = $1 AND revoked_at IS NULL
+             ORDER BY id",
+        )
+        .bind(person.0)
+        .fetch_all(self.conn())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(ApiTokenRow::into_token).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn revoke_api_token(&mut self, id: ApiTokenId, at: Timestamp) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.0)
+        .bind(ts(at))
+        .execute(self.conn())
+        .await
+        .map_err(store_error)?;
         if done.rows_affected() == 1 {
             Ok(())
         } else {
