@@ -33,6 +33,8 @@ pub(crate) async fn principal_of(tx: &mut Box<dyn Tx>, actor: &Actor) -> AppResu
     Ok(match actor {
         Actor::Operator | Actor::System => Principal::Operator,
         Actor::Person { id, .. } => Principal::Person(holdings_of(tx, *id).await?),
+        // A consuming system holds nothing: it gets no right on any structure.
+        Actor::Client { .. } => Principal::Person(Vec::new()),
     })
 }
 

@@ -284,7 +284,7 @@ fn identity(n: usize, first: &str, last: &str, female: bool) -> PersonInput {
         sex: if female { "F" } else { "M" }.to_owned(),
         birth_name: last.to_owned(),
         usage_name: None,
-        first_names: if n % 3 == 0 {
+        first_names: if n.is_multiple_of(3) {
             vec![
                 first.to_owned(),
                 pick(if female { FIRST_NAMES_F } else { FIRST_NAMES_M }, n + 3).to_owned(),
@@ -300,7 +300,12 @@ fn identity(n: usize, first: &str, last: &str, female: bool) -> PersonInput {
             Some(pick(BIRTH_COMMUNES, n).to_owned())
         },
         id_document: Some(IdDocumentRecord {
-            kind: if n % 4 == 0 { "PASSEPORT" } else { "CNI" }.to_owned(),
+            kind: if n.is_multiple_of(4) {
+                "PASSEPORT"
+            } else {
+                "CNI"
+            }
+            .to_owned(),
             number: format!("DEMO{:08}", 1000 + n),
             expires_on: date(2031, 6, 30),
         }),

@@ -7,8 +7,8 @@ use rppsplus_domain::authz::{Action, Capacity};
 use rppsplus_domain::reference::Setting;
 use rppsplus_domain::{Finess, Idnps};
 use rppsplus_store::{
-    HabilitationId, HabilitationKind, ManagementMode, Person, PersonId, RepresentativeCard,
-    Structure, StructureKind, Tx,
+    HabilitationId, HabilitationKind, ManagementMode, Person, RepresentativeCard, Structure,
+    StructureKind, Tx,
 };
 use serde_json::json;
 
@@ -304,7 +304,11 @@ impl App {
             HabilitationKind::Mandatary => Action::DesignateMandatary,
         };
         authorize(&mut tx, actor, action, &scope).await?;
-        let by = actor.person_id().unwrap_or(PersonId(0));
+        // The schema records which person revoked: an actor that is no person (the operator)
+        // does not revoke habilitations, the legal representative or a mandataire does.
+        let Some(by) = actor.person_id() else {
+            return Err(AppError::Forbidden);
+        };
         tx.revoke_habilitation(id, by, at).await?;
         journal(
             &mut tx,
@@ -365,16 +369,12 @@ impl App {
             return Err(AppError::Invalid(problems));
         };
         let mut tx = self.store.begin().await?;
-        let Some(target) = tx.person_by_idnps(&idnps).await? else {
-            return Err(AppError::invalid(
-                "person",
-                "unknown_person",
-                "Aucune personne n'a cet IDNPS dans le registre.",
-            ));
-        };
+        // The right is checked before the person is looked up: an actor without it learns
+        // nothing about who is registered.
         let allowed = match actor {
             Actor::Operator | Actor::System => true,
-            Actor::Person { id, .. } if *id == target.id => true,
+            Actor::Client { .. } => false,
+            Actor::Person { idnps: own, .. } if *own == idnps => true,
             Actor::Person { id, .. } => holdings_of(&mut tx, *id).await?.iter().any(|h| {
                 matches!(
                     h.capacity,
@@ -385,6 +385,13 @@ impl App {
         if !allowed {
             return Err(AppError::Forbidden);
         }
+        let Some(target) = tx.person_by_idnps(&idnps).await? else {
+            return Err(AppError::invalid(
+                "person",
+                "unknown_person",
+                "Aucune personne n'a cet IDNPS dans le registre.",
+            ));
+        };
         record_elearning_in(&mut tx, actor, self.now(), target.id, date, certificate).await?;
         tx.commit().await?;
         Ok(())

@@ -14,12 +14,13 @@ pub mod import;
 pub mod persons;
 pub mod sessions;
 pub mod structures;
+pub mod tokens;
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use rppsplus_domain::Idnps;
-use rppsplus_store::{NewAuditEntry, NewChange, PersonId, Store, Tx};
+use rppsplus_store::{ApiTokenId, NewAuditEntry, NewChange, PersonId, Store, Tx};
 
 pub use error::{AppError, AppResult, FieldError};
 
@@ -62,7 +63,7 @@ impl Default for AppSettings {
 /// Who performs an action, as recorded in the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    /// The registry operator, through the command line.
+    /// The registry operator, through the command line or an operator's API token.
     Operator,
     /// The registry itself (scheduled work, imports).
     System,
@@ -73,6 +74,14 @@ pub enum Actor {
         /// National identifier, as written in the audit log.
         idnps: Idnps,
     },
+    /// A consuming system, through its API token: acts as no person and holds no habilitation
+    /// (it reads public data and, later, asks for access decisions).
+    Client {
+        /// The token it authenticated with.
+        token: ApiTokenId,
+        /// The system's name, given by the operator.
+        name: String,
+    },
 }
 
 impl Actor {
@@ -82,6 +91,7 @@ impl Actor {
             Actor::Operator => "operator".to_owned(),
             Actor::System => "system".to_owned(),
             Actor::Person { idnps, .. } => format!("person:{idnps}"),
+            Actor::Client { token, .. } => format!("token:{token}"),
         }
     }
 
@@ -89,7 +99,7 @@ impl Actor {
     pub fn person_id(&self) -> Option<PersonId> {
         match self {
             Actor::Person { id, .. } => Some(*id),
-            Actor::Operator | Actor::System => None,
+            Actor::Operator | Actor::System | Actor::Client { .. } => None,
         }
     }
 }
