@@ -56,7 +56,18 @@ impl TestServer {
 
     /// Starts the server on `db` with the demo data loaded and demo mode on.
     pub async fn start_demo(db: TestDb) -> Result<TestServer, TestDbError> {
-        let server = Self::start(db, WebSettings { demo: true }).await?;
+        let web = WebSettings {
+            demo: true,
+            local_sign_in: true,
+            ..WebSettings::default()
+        };
+        let server = Self::start_configured(db, Arc::new(rppsplus_app::SystemClock), |base| {
+            WebSettings {
+                public_url: base.to_owned(),
+                ..web
+            }
+        })
+        .await?;
         server
             .app
             .load_demo()
@@ -71,6 +82,16 @@ impl TestServer {
         web: WebSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<TestServer, TestDbError> {
+        Self::start_configured(db, clock, |_| web).await
+    }
+
+    /// Starts the server with settings that depend on its own base URL (the public URL, the
+    /// Pro Santé Connect redirect URI), known only once the port is bound.
+    pub async fn start_configured(
+        db: TestDb,
+        clock: Arc<dyn Clock>,
+        web: impl FnOnce(&str) -> WebSettings,
+    ) -> Result<TestServer, TestDbError> {
         let app = Arc::new(App::new(db.store.clone(), AppSettings::default(), clock));
         app.prepare()
             .await
@@ -82,13 +103,14 @@ impl TestServer {
             .local_addr()
             .map_err(|e| TestDbError::from_message(format!("reading the bound address: {e}")))?;
         let (tx, rx) = oneshot::channel();
-        let router = rppsplus_web::router(app.clone(), web);
+        let base_url = format!("http://{addr}");
+        let router = rppsplus_web::router(app.clone(), web(&base_url));
         let task = tokio::spawn(rppsplus_web::serve(listener, router, async move {
             let _ = rx.await;
         }));
         Ok(TestServer {
             addr,
-            base_url: format!("http://{addr}"),
+            base_url,
             app,
             db,
             shutdown: Some(tx),

@@ -22,12 +22,12 @@ pub struct WebError {
     status: StatusCode,
     title: &'static str,
     message: String,
-    demo: bool,
+    layout: Layout,
 }
 
 impl WebError {
     /// A page for a use-case error.
-    pub fn from_app(e: AppError, demo: bool) -> Self {
+    pub fn from_app(e: AppError, layout: Layout) -> Self {
         let (status, title, message) = match &e {
             AppError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -37,7 +37,7 @@ impl WebError {
             AppError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "Accès refusé",
-                "Vous n'avez pas d'habilitation pour cette structure.".to_owned(),
+                "Vous n'avez pas d'habilitation pour cette structure ou cette action. Si vous pensez que c'est une erreur, adressez-vous au représentant légal de votre structure.".to_owned(),
             ),
             AppError::Invalid(problems) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -66,20 +66,20 @@ impl WebError {
             status,
             title,
             message,
-            demo,
+            layout,
         }
     }
 
     /// The page for an unknown address.
-    pub fn not_found(demo: bool) -> Self {
-        WebError::from_app(AppError::NotFound, demo)
+    pub fn not_found(layout: Layout) -> Self {
+        WebError::from_app(AppError::NotFound, layout)
     }
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let page = ErrorPage {
-            layout: Layout::new(self.demo, ""),
+            layout: self.layout,
             title: self.title,
             message: &self.message,
         };

@@ -3,8 +3,11 @@
 //! Handlers are thin: they extract input, call one use case of [`rppsplus_app::App`] and map
 //! the result to a response. This is the only crate that knows HTTP.
 
+mod api;
 mod assets;
+mod auth;
 mod error;
+mod habilitations;
 mod health;
 mod pages;
 mod security;
@@ -14,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::routing::get;
+use axum::routing::{get, post};
 use rppsplus_app::App;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -23,11 +26,32 @@ use tower_http::trace::TraceLayer;
 pub use error::WebError;
 
 /// Settings of the web layer, passed down from the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebSettings {
     /// Demo mode: fictitious data, a banner on every page, the demo listing page.
     pub demo: bool,
+    /// The local sign-in (no identity provider): demo and development only.
+    pub local_sign_in: bool,
+    /// The URL users reach the server at (`https://…` turns on `Secure` cookies); also the
+    /// base of the Pro Santé Connect redirect URI.
+    pub public_url: String,
+    /// Pro Santé Connect, when configured.
+    pub psc: Option<rppsplus_psc::PscConfig>,
 }
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            demo: false,
+            local_sign_in: false,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            psc: None,
+        }
+    }
+}
+
+/// The path Pro Santé Connect sends the browser back to.
+pub const PSC_CALLBACK_PATH: &str = "/connexion/psc/retour";
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -36,6 +60,9 @@ pub struct AppState {
     pub app: Arc<App>,
     /// The web settings.
     pub settings: Arc<WebSettings>,
+    /// The Pro Santé Connect client, discovered at the first sign-in (so that the server starts
+    /// even when the provider is briefly unreachable).
+    psc: Arc<tokio::sync::OnceCell<rppsplus_psc::PscClient>>,
 }
 
 /// Largest request body accepted (identity document scans come later, at 5 MB).
@@ -46,17 +73,44 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
     let state = AppState {
         app,
         settings: Arc::new(settings),
+        psc: Arc::new(tokio::sync::OnceCell::new()),
     };
-    let routes = Router::new()
+    // Pages see who is signed in; probes and static files do not touch the session store.
+    let pages = Router::new()
         .route("/", get(pages::home))
         .route("/structures", get(pages::search_structures))
         .route("/structures/{finess}", get(pages::structure))
         .route("/demo", get(pages::demo))
+        .route("/connexion", get(auth::sign_in))
+        .route("/connexion/locale", post(auth::local_sign_in))
+        .route("/connexion/psc", get(auth::psc_start))
+        .route(PSC_CALLBACK_PATH, get(auth::psc_callback))
+        .route("/deconnexion", post(auth::sign_out))
+        .route("/mes-structures", get(habilitations::my_structures))
+        .route(
+            "/mes-habilitations",
+            get(habilitations::habilitations).post(habilitations::grant),
+        )
+        .route(
+            "/mes-habilitations/e-learning",
+            post(habilitations::record_elearning),
+        )
+        .route(
+            "/mes-habilitations/{id}/retrait",
+            post(habilitations::revoke),
+        )
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::resolve_session,
+        ));
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/{file}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
-        .fallback(pages::not_found)
+        .nest(api::PREFIX, api::router())
+        .merge(pages)
         .with_state(state);
     security::layer(routes)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

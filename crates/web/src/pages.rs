@@ -1,6 +1,7 @@
 //! HTML pages.
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,7 @@ use rppsplus_store::{ManagementMode, Structure, StructureKind};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::auth::Viewer;
 use crate::error::{WebError, render};
 
 /// What the base layout shows: mode, who is signed in, where we are.
@@ -24,18 +26,8 @@ pub struct Layout {
     pub structure: Option<String>,
     /// Current section of the navigation.
     pub section: &'static str,
-}
-
-impl Layout {
-    /// A layout for an anonymous visitor.
-    pub fn new(demo: bool, section: &'static str) -> Self {
-        Layout {
-            demo,
-            user: None,
-            structure: None,
-            section,
-        }
-    }
+    /// The signed-in person's form token (the sign-out button needs it on every page).
+    pub csrf_token: Option<String>,
 }
 
 /// One field error, tied to the id of its input.
@@ -56,18 +48,38 @@ pub struct FormErrors {
 
 impl FormErrors {
     /// From a use-case error; `None` when it is not about fields.
-    fn from_app(e: &AppError) -> Option<Self> {
+    pub fn from_app(e: &AppError) -> Option<Self> {
         match e {
-            AppError::Invalid(problems) => Some(FormErrors {
-                errors: problems
-                    .iter()
-                    .map(|p| ErrorView {
-                        field_id: field_id(&p.field),
-                        message: p.message.clone(),
-                    })
-                    .collect(),
-            }),
+            AppError::Invalid(problems) => Some(Self::from_fields(problems)),
             _ => None,
+        }
+    }
+
+    /// From field errors.
+    pub fn from_fields(problems: &[rppsplus_app::FieldError]) -> Self {
+        FormErrors {
+            errors: problems
+                .iter()
+                .map(|p| ErrorView {
+                    field_id: field_id(&p.field),
+                    message: p.message.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The same errors for a form whose inputs carry a prefix (`grant-person`), when a page
+    /// holds several forms.
+    pub fn prefixed(errors: FormErrors, prefix: &str) -> Self {
+        FormErrors {
+            errors: errors
+                .errors
+                .into_iter()
+                .map(|e| ErrorView {
+                    field_id: format!("{prefix}-{}", e.field_id),
+                    message: e.message,
+                })
+                .collect(),
         }
     }
 
@@ -95,11 +107,11 @@ struct HomePage {
 }
 
 /// The home page.
-pub async fn home(State(state): State<AppState>) -> Response {
+pub async fn home(State(state): State<AppState>, Extension(viewer): Extension<Viewer>) -> Response {
     render(
         StatusCode::OK,
         &HomePage {
-            layout: Layout::new(state.settings.demo, "home"),
+            layout: viewer.layout(&state, "home"),
         },
     )
 }
@@ -152,10 +164,10 @@ const SEARCH_LIMIT: usize = 50;
 /// Search an establishment by FINESS number or by name.
 pub async fn search_structures(
     State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
     Query(params): Query<SearchParams>,
 ) -> Response {
-    let demo = state.settings.demo;
-    let layout = Layout::new(demo, "structures");
+    let layout = viewer.layout(&state, "structures");
     let Some(query) = params.q else {
         return render(
             StatusCode::OK,
@@ -190,7 +202,7 @@ pub async fn search_structures(
                     results: Vec::new(),
                 },
             ),
-            None => WebError::from_app(e, demo).into_response(),
+            None => WebError::from_app(e, viewer.layout(&state, "structures")).into_response(),
         },
     }
 }
@@ -226,10 +238,14 @@ struct StructurePage {
 }
 
 /// A structure's page: its facts, its legal entity and sister establishments.
-pub async fn structure(State(state): State<AppState>, Path(finess): Path<String>) -> Response {
-    let demo = state.settings.demo;
+pub async fn structure(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(finess): Path<String>,
+) -> Response {
+    let layout = viewer.layout(&state, "structures");
     let Ok(finess) = Finess::read(&finess).map(|r| r.finess) else {
-        return WebError::not_found(demo).into_response();
+        return WebError::not_found(layout).into_response();
     };
     match state.app.structure_view(&finess).await {
         Ok(view) => {
@@ -258,14 +274,14 @@ pub async fn structure(State(state): State<AppState>, Path(finess): Path<String>
             render(
                 StatusCode::OK,
                 &StructurePage {
-                    layout: Layout::new(demo, "structures"),
+                    layout,
                     s,
                     legal_entity: view.legal_entity.as_ref().map(StructureRow::from),
                     sisters: view.sisters.iter().map(StructureRow::from).collect(),
                 },
             )
         }
-        Err(e) => WebError::from_app(e, demo).into_response(),
+        Err(e) => WebError::from_app(e, layout).into_response(),
     }
 }
 
@@ -285,9 +301,10 @@ struct DemoPage {
 }
 
 /// The demo's structures and people, so that a visitor knows whom to sign in as.
-pub async fn demo(State(state): State<AppState>) -> Response {
+pub async fn demo(State(state): State<AppState>, Extension(viewer): Extension<Viewer>) -> Response {
+    let layout = viewer.layout(&state, "demo");
     if !state.settings.demo {
-        return WebError::not_found(false).into_response();
+        return WebError::not_found(layout).into_response();
     }
     match state.app.directory_summary().await {
         Ok(summary) => {
@@ -308,17 +325,20 @@ pub async fn demo(State(state): State<AppState>) -> Response {
             render(
                 StatusCode::OK,
                 &DemoPage {
-                    layout: Layout::new(true, "demo"),
+                    layout,
                     summary,
                     people,
                 },
             )
         }
-        Err(e) => WebError::from_app(e, true).into_response(),
+        Err(e) => WebError::from_app(e, layout).into_response(),
     }
 }
 
 /// Any unknown address.
-pub async fn not_found(State(state): State<AppState>) -> Response {
-    WebError::not_found(state.settings.demo).into_response()
+pub async fn not_found(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Response {
+    WebError::not_found(viewer.layout(&state, "")).into_response()
 }
