@@ -3,6 +3,7 @@
 //! This binary reads the configuration (flags and `RPPSPLUS_*` environment variables), picks the
 //! storage backend from the database URL, and wires the use cases to the web layer.
 
+mod admin;
 mod import;
 
 use std::net::SocketAddr;
@@ -72,6 +73,16 @@ enum Command {
         #[command(subcommand)]
         command: import::ImportCommand,
     },
+    /// API tokens (for software: scripts, HR tools, consuming systems).
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
+    /// Legal representatives (représentants légaux) of structures.
+    Rl {
+        #[command(subcommand)]
+        command: admin::RlCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -80,10 +91,43 @@ struct ServeArgs {
     #[arg(long, env = "RPPSPLUS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
 
-    /// Load the demo data set into an empty database and show the demo pages. Fictitious data
-    /// only: never on a production database.
+    /// Load the demo data set into an empty database and show the demo pages (turns on the
+    /// local sign-in). Fictitious data only: never on a production database.
     #[arg(long, env = "RPPSPLUS_DEMO")]
     demo: bool,
+
+    /// The URL users reach this server at. An `https://` URL turns on `Secure` cookies; it is
+    /// also the base of the Pro Santé Connect redirect URI.
+    #[arg(
+        long,
+        env = "RPPSPLUS_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    public_url: String,
+
+    /// Turn on the local sign-in (anyone may sign in as anyone): demo and development only,
+    /// never in production. On with `--demo`.
+    #[arg(long, env = "RPPSPLUS_LOCAL_SIGN_IN")]
+    local_sign_in: bool,
+
+    /// Pro Santé Connect issuer URL (production:
+    /// https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet). Sign-in through PSC is on
+    /// when this is set.
+    #[arg(long, env = "RPPSPLUS_PSC_ISSUER")]
+    psc_issuer: Option<String>,
+
+    /// Pro Santé Connect client id of this service.
+    #[arg(long, env = "RPPSPLUS_PSC_CLIENT_ID", default_value = "")]
+    psc_client_id: String,
+
+    /// Pro Santé Connect client secret (prefer the environment variable to the flag).
+    #[arg(
+        long,
+        env = "RPPSPLUS_PSC_CLIENT_SECRET",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    psc_client_secret: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +206,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import { command } => import::run(g, command).await,
+        Command::Token { command } => admin::token(g, command).await,
+        Command::Rl { command } => admin::rl(g, command).await,
         Command::Demo {
             command: DemoCommand::Info,
         } => {
@@ -207,7 +253,34 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             DemoOutcome::NotEmpty => tracing::info!("database not empty: demo data not reloaded"),
         }
     }
-    let router = rppsplus_web::router(app.clone(), rppsplus_web::WebSettings { demo: args.demo });
+    let public_url = args.public_url.trim_end_matches('/').to_owned();
+    let psc = match &args.psc_issuer {
+        Some(issuer) => {
+            if args.psc_client_id.is_empty() || args.psc_client_secret.is_empty() {
+                bail!("--psc-issuer needs --psc-client-id and RPPSPLUS_PSC_CLIENT_SECRET");
+            }
+            Some(rppsplus_psc::PscConfig::new(
+                issuer.clone(),
+                args.psc_client_id.clone(),
+                args.psc_client_secret.clone(),
+                format!("{public_url}{}", rppsplus_web::PSC_CALLBACK_PATH),
+            ))
+        }
+        None => None,
+    };
+    let local_sign_in = args.local_sign_in || args.demo;
+    if local_sign_in {
+        tracing::warn!("local sign-in is ON: anyone may sign in as anyone (demo only)");
+    }
+    let router = rppsplus_web::router(
+        app.clone(),
+        rppsplus_web::WebSettings {
+            demo: args.demo,
+            local_sign_in,
+            public_url,
+            psc,
+        },
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
