@@ -519,3 +519,139 @@ async fn pro_sante_connect_sign_in_end_to_end_and_refusals() -> TestResult {
     issuer.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_signed_in_person_creates_uses_and_revokes_an_api_token() -> TestResult {
+    for server in demo_servers().await? {
+        let claire = idnps_of(&server, "Claire Martin").await?;
+        let mut b = Browser::new(&server.base_url)?;
+        b.sign_in_locally(&claire).await?;
+        let page = b.get("/mes-jetons").await?;
+        assert!(page.body.contains("aucun jeton"));
+        let csrf = page.csrf();
+        let created = b.post("/mes-jetons", &[("csrf", csrf.as_str()), ("label", "Logiciel RH")]).await?;
+        assert_eq!(created.status, StatusCode::CREATED);
+        assert_eq!(
+            created.headers.get("cache-control").map(|v| v.as_bytes()),
+            Some(&b"no-store"[..])
+        );
+        let marker = r#"id="issued-token" value=""#;
+        let secret = created
+            .body
+            .find(marker)
+            .map(|i| &created.body[i + marker.len()..])
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(secret.starts_with("rpps_") && secret.len() == 69, "{secret}");
+        assert!(created.body.contains("Logiciel RH"));
+
+        // The token acts as Claire on the API.
+        let api = reqwest::Client::new();
+        let me = api
+            .get(format!("{}/api/v1/me", server.base_url))
+            .bearer_auth(&secret)
+            .send()
+            .await?;
+        assert_eq!(me.status(), StatusCode::OK);
+        assert!(me.text().await?.contains(&claire));
+        // Shown once: the list never shows it again.
+        let list = b.get("/mes-jetons").await?;
+        assert!(!list.body.contains(&secret));
+        assert!(list.body.contains("Logiciel RH"));
+
+        let tokens = server
+            .app
+            .my_tokens(&actor_of(&server, &claire).await?)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let id = tokens.first().map(|t| t.id.0).ok_or("no token")?;
+        let p = b
+            .post(&format!("/mes-jetons/{id}/revocation"), &[("csrf", csrf.as_str())])
+            .await?;
+        assert_eq!(p.location(), "/mes-jetons?ok=revoque");
+        let me = api
+            .get(format!("{}/api/v1/me", server.base_url))
+            .bearer_auth(&secret)
+            .send()
+            .await?;
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+        server.stop().await;
+    }
+    Ok(())
+}
+
+/// The pages' side of the authorization matrix: people of other structures, signed in with a
+/// valid session and form token, cannot change anything of the association.
+#[tokio::test]
+async fn pages_refuse_actors_of_other_structures_and_change_nothing() -> TestResult {
+    for server in demo_servers().await? {
+        let claire = idnps_of(&server, "Claire Martin").await?;
+        let sophie = idnps_of(&server, "Sophie Bernard").await?;
+        let newcomer = a_professional_of(&server, "690001029").await?;
+        let sophie_habilitation = server
+            .app
+            .manageable_habilitations(&actor_of(&server, &claire).await?)
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .iter()
+            .find(|h| h.person_idnps == sophie)
+            .map(|h| h.id.0)
+            .ok_or("Sophie's habilitation not found")?;
+        let outsiders = [
+            idnps_of(&server, "Paul Girard").await?,         // RL of the pharmacy
+            idnps_of(&server, "Hélène Roche-Valette").await?, // RL of the hospital
+            idnps_of(&server, "Karim Haddad").await?,         // manager at the hospital
+            sophie.clone(),                                   // manager, not RL, of the association
+            a_professional_of(&server, "690002027").await?,   // pharmacy professional
+        ];
+        let before_counts = server.app.store().row_counts().await?;
+        let before_feed = server.app.store().changes_after(0, 100_000).await?;
+        for outsider in &outsiders {
+            let mut b = Browser::new(&server.base_url)?;
+            b.sign_in_locally(outsider).await?;
+            let csrf = b.get("/mes-structures").await?.csrf();
+            let grant = b
+                .post(
+                    "/mes-habilitations",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("person", newcomer.as_str()),
+                        ("scope", "690001011"),
+                        ("kind", "manager"),
+                    ],
+                )
+                .await?;
+            assert!(
+                matches!(grant.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                "{outsider}: grant answered {}",
+                grant.status
+            );
+            let revoke = b
+                .post(
+                    &format!("/mes-habilitations/{sophie_habilitation}/retrait"),
+                    &[("csrf", csrf.as_str())],
+                )
+                .await?;
+            assert!(
+                matches!(revoke.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                "{outsider}: revoke answered {}",
+                revoke.status
+            );
+            let page = b.get("/mes-habilitations").await?;
+            assert!(!page.body.contains(&sophie), "{outsider} sees the association's managers");
+        }
+        // Signing in is audited; nothing else may have changed.
+        let after_counts = server.app.store().row_counts().await?;
+        assert_eq!(
+            rppsplus_store::RowCounts {
+                audit: before_counts.audit,
+                ..after_counts.clone()
+            },
+            before_counts
+        );
+        assert_eq!(server.app.store().changes_after(0, 100_000).await?, before_feed);
+        server.stop().await;
+    }
+    Ok(())
+}

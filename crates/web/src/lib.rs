@@ -11,6 +11,7 @@ mod habilitations;
 mod health;
 mod pages;
 mod security;
+mod tokens;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -99,6 +100,8 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
             "/mes-habilitations/{id}/retrait",
             post(habilitations::revoke),
         )
+        .route("/mes-jetons", get(tokens::tokens).post(tokens::create))
+        .route("/mes-jetons/{id}/revocation", post(tokens::revoke))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
