@@ -655,3 +655,34 @@ async fn pages_refuse_actors_of_other_structures_and_change_nothing() -> TestRes
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_legal_representative_chooses_the_management_mode() -> TestResult {
+    for server in demo_servers().await? {
+        let claire = idnps_of(&server, "Claire Martin").await?;
+        let sophie = idnps_of(&server, "Sophie Bernard").await?;
+        let mut rl = Browser::new(&server.base_url)?;
+        rl.sign_in_locally(&claire).await?;
+        let page = rl.get("/mes-structures").await?;
+        assert!(page.body.contains(r#"value="centralised" checked"#));
+        let csrf = page.csrf();
+        let form = [("csrf", csrf.as_str()), ("finess", "690001011"), ("mode", "per_site")];
+        let p = rl.post("/mes-structures/mode-de-gestion", &form).await?;
+        assert_eq!(p.location(), "/mes-structures?ok=mode");
+        let page = rl.get("/mes-structures?ok=mode").await?;
+        assert!(page.body.contains(r#"value="per_site" checked"#));
+        assert!(page.body.contains("mode de gestion a été enregistré"));
+        // A manager, even of that entity, may not change it.
+        let mut manager = Browser::new(&server.base_url)?;
+        manager.sign_in_locally(&sophie).await?;
+        let page = manager.get("/mes-structures").await?;
+        assert!(!page.body.contains("mode-de-gestion"));
+        let csrf = page.csrf();
+        let form = [("csrf", csrf.as_str()), ("finess", "690001011"), ("mode", "centralised")];
+        let p = manager.post("/mes-structures/mode-de-gestion", &form).await?;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(rl.get("/mes-structures").await?.body.contains(r#"value="per_site" checked"#));
+        server.stop().await;
+    }
+    Ok(())
+}

@@ -24,6 +24,8 @@ struct ScopeRow {
     capacity: &'static str,
     kind: &'static str,
     establishments: Vec<(String, String)>,
+    /// For the legal representative of a legal entity: its management mode, which they choose.
+    mode: Option<String>,
 }
 
 fn capacity_label(c: Capacity) -> &'static str {
@@ -49,6 +51,9 @@ impl From<&ScopeView> for ScopeRow {
                 .iter()
                 .map(|e| (e.record.finess.to_string(), e.record.name.clone()))
                 .collect(),
+            mode: (v.capacity == Capacity::LegalRepresentative
+                && v.structure.record.kind == StructureKind::Ej)
+                .then(|| v.structure.management_mode.as_str().to_owned()),
         }
     }
 }
@@ -58,12 +63,56 @@ impl From<&ScopeView> for ScopeRow {
 struct MyStructuresPage {
     layout: Layout,
     scopes: Vec<ScopeRow>,
+    notice: Option<&'static str>,
+}
+
+/// The management-mode form of a legal entity.
+#[derive(Debug, Deserialize)]
+pub struct ModeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    finess: String,
+    #[serde(default)]
+    mode: String,
+}
+
+/// The legal representative chooses how the legal entity manages its professionals.
+pub async fn set_mode(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    headers: HeaderMap,
+    Form(form): Form<ModeForm>,
+) -> Response {
+    let signed_in = match require_sign_in(&viewer) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = check_csrf(&state, &headers, &signed_in, &form.csrf) {
+        return r.into_response();
+    }
+    let Some(mode) = rppsplus_store::ManagementMode::parse(&form.mode) else {
+        return WebError::from_app(
+            AppError::invalid("mode", "invalid_value", "Choisissez un mode de gestion."),
+            viewer.layout(&state, "my_structures"),
+        )
+        .into_response();
+    };
+    match state
+        .app
+        .change_management_mode(&signed_in.actor, &form.finess, mode)
+        .await
+    {
+        Ok(()) => Redirect::to("/mes-structures?ok=mode").into_response(),
+        Err(e) => WebError::from_app(e, viewer.layout(&state, "my_structures")).into_response(),
+    }
 }
 
 /// "Mes structures": the structures the signed-in person acts for.
 pub async fn my_structures(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
+    Query(done): Query<Done>,
 ) -> Response {
     let signed_in = match require_sign_in(&viewer) {
         Ok(s) => s,
@@ -76,6 +125,9 @@ pub async fn my_structures(
             &MyStructuresPage {
                 layout,
                 scopes: scopes.iter().map(ScopeRow::from).collect(),
+                notice: (done.ok.as_deref() == Some("mode")).then_some(
+                    "Le mode de gestion a été enregistré. Les habilitations déjà accordées restent valables ; les nouvelles suivent ce mode.",
+                ),
             },
         ),
         Err(e) => WebError::from_app(e, layout).into_response(),

@@ -89,6 +89,10 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
         .route("/deconnexion", post(auth::sign_out))
         .route("/mes-structures", get(habilitations::my_structures))
         .route(
+            "/mes-structures/mode-de-gestion",
+            post(habilitations::set_mode),
+        )
+        .route(
             "/mes-habilitations",
             get(habilitations::habilitations).post(habilitations::grant),
         )
