@@ -19,7 +19,9 @@
 //! would cost subtransactions that hurt every session once a bulk import opens more than 64).
 
 mod convert;
+mod decisions;
 mod error;
+mod outbox;
 mod rows;
 mod tx;
 

@@ -18,7 +18,9 @@
 //! as ISO 8601 text. See `migrations/` for the schema.
 
 mod convert;
+mod decisions;
 mod error;
+mod outbox;
 mod rows;
 mod tx;
 

@@ -14,10 +14,13 @@
 //!
 //! Scenarios assert with `assert!`/`assert_eq!` and return errors from the store with `?`.
 
+pub mod decisions;
 pub mod fixtures;
 pub mod journal;
+pub mod outbox;
 pub mod persons;
 pub mod raw;
+pub mod registrations;
 pub mod schema;
 pub mod sequence;
 pub mod sessions;

@@ -375,3 +375,61 @@ pub async fn rollback_leaves_nothing(store: Arc<dyn Store>) -> Outcome {
     tx.commit().await?;
     Ok(())
 }
+
+/// The situations of a page of persons come in one query, by person then oldest first, and
+/// only for the persons of the page.
+pub async fn situations_of_a_page_of_persons(store: Arc<dyn Store>) -> Outcome {
+    let w = world(store.as_ref()).await?;
+    let (low, high) = if w.person < w.other_person {
+        (w.person, w.other_person)
+    } else {
+        (w.other_person, w.person)
+    };
+    let mut tx = store.begin().await?;
+    let high_exercise = tx.insert_exercise(&fixtures::exercise(high, 1)?).await?;
+    let low_exercise = tx.insert_exercise(&fixtures::exercise(low, 2)?).await?;
+    // Inserted out of person order: the result is still by person.
+    tx.insert_situation(&fixtures::situation(
+        high_exercise,
+        high,
+        w.eg,
+        date(2020, 1, 6),
+        1,
+    )?)
+    .await?;
+    tx.insert_situation(&fixtures::situation(
+        low_exercise,
+        low,
+        w.eg2,
+        date(2021, 1, 6),
+        2,
+    )?)
+    .await?;
+    tx.insert_situation(&fixtures::situation(
+        low_exercise,
+        low,
+        w.eg,
+        date(2019, 1, 6),
+        3,
+    )?)
+    .await?;
+    tx.commit().await?;
+
+    let mut tx = store.begin().await?;
+    let mut expected = tx.situations_of_person(low).await?;
+    assert_eq!(expected.len(), 2);
+    let of_high = tx.situations_of_person(high).await?;
+    assert_eq!(
+        tx.situations_of_persons(PersonId(low.0 - 1), low).await?,
+        expected
+    );
+    expected.extend(of_high.clone());
+    assert_eq!(tx.situations_of_persons(PersonId(0), high).await?, expected);
+    assert_eq!(tx.situations_of_persons(low, high).await?, of_high);
+    assert!(
+        tx.situations_of_persons(high, PersonId(high.0 + 1000))
+            .await?
+            .is_empty()
+    );
+    Ok(())
+}

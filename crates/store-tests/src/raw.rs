@@ -142,3 +142,30 @@ pub async fn tampered_audit_row_is_named(db: &TestDb) -> Outcome {
     );
     Ok(())
 }
+
+/// The outbox, in order: event key, kind, payload, and `not_before - created_at` in
+/// microseconds (to check delays without a clock).
+pub async fn outbox_rows(
+    db: &TestDb,
+) -> Result<Vec<(String, String, serde_json::Value, i64)>, Failure> {
+    let rows: Vec<(String, String, String, i64)> =
+        match &db.backend_store {
+            BackendStore::Sqlite(s) => sqlx::query_as(
+                "SELECT event_key, kind, payload, not_before - created_at FROM outbox ORDER BY id",
+            )
+            .fetch_all(s.pool())
+            .await?,
+            BackendStore::Postgres(s) => {
+                sqlx::query_as(
+                    "SELECT event_key, kind, payload::text,
+                        (extract(epoch FROM not_before - created_at) * 1000000)::bigint
+                 FROM outbox ORDER BY id",
+                )
+                .fetch_all(s.pool())
+                .await?
+            }
+        };
+    rows.into_iter()
+        .map(|(key, kind, payload, delay)| Ok((key, kind, serde_json::from_str(&payload)?, delay)))
+        .collect()
+}

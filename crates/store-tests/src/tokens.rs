@@ -102,6 +102,15 @@ pub async fn revoking_an_api_token(store: Arc<dyn Store>) -> Outcome {
     tx.revoke_api_token(system_id, at(7)?).await?;
     tx.commit().await?;
 
+    // The same read outside a transaction, as authentication does it.
+    assert_eq!(store.api_token_in_force(&revoked.hash).await?, None);
+    assert_eq!(store.api_token_in_force(&system.hash).await?, None);
+    let in_force = store.api_token_in_force(&kept.hash).await?;
+    assert_eq!(
+        in_force.map(|t| (t.id, t.record)),
+        Some((kept_id, kept.clone()))
+    );
+
     let mut tx = store.begin().await?;
     assert_eq!(tx.api_token_by_hash(&revoked.hash).await?, None);
     assert_eq!(tx.api_token_by_hash(&system.hash).await?, None);

@@ -6,7 +6,8 @@
 
 use rppsplus_store::Backend;
 use rppsplus_store_tests::{
-    Failure, Outcome, journal, persons, raw, schema, sequence, sessions, structures, tokens,
+    Failure, Outcome, decisions, journal, outbox, persons, raw, registrations, schema, sequence,
+    sessions, structures, tokens,
 };
 use rppsplus_test_support::db::TestDb;
 
@@ -44,6 +45,12 @@ macro_rules! conformance_tests {
         async fn api_token_holder_columns_must_fit_the_kind() -> Outcome {
             let Some(db) = open().await? else { return Ok(()) };
             tokens::api_token_holder_columns_must_fit_the_kind(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn candidate_lookup_uses_the_birth_date_index() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            registrations::candidate_lookup_uses_the_birth_date_index(&db).await
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,8 +93,14 @@ macro_rules! store_scenarios {
             person_uniqueness_rules => persons::person_uniqueness_rules,
             instants_keep_microseconds => persons::instants_keep_microseconds,
             situations_round_trip => persons::situations_round_trip,
+            situations_of_a_page_of_persons => persons::situations_of_a_page_of_persons,
             closing_a_situation_checks_its_version => persons::closing_a_situation_checks_its_version,
             rollback_leaves_nothing => persons::rollback_leaves_nothing,
+            persons_born_on_a_date => registrations::persons_born_on_a_date,
+            persons_by_contact => registrations::persons_by_contact,
+            updating_a_situation_checks_its_version => registrations::updating_a_situation_checks_its_version,
+            updating_a_person_checks_their_version => registrations::updating_a_person_checks_their_version,
+            pending_registrations_are_decided_once => registrations::pending_registrations_are_decided_once,
             structures_upsert_and_read => structures::structures_upsert_and_read,
             management_mode => structures::management_mode,
             habilitations_grant_and_revoke => structures::habilitations_grant_and_revoke,
@@ -103,6 +116,11 @@ macro_rules! store_scenarios {
             concurrent_audit_appends_chain => journal::concurrent_audit_appends_chain,
             change_feed_follows_commit_order => journal::change_feed_follows_commit_order,
             raising_the_sequence => sequence::raising_the_sequence,
+            outbox_claims_due_messages_with_a_lease => outbox::outbox_claims_due_messages_with_a_lease,
+            outbox_failures_retry_later_or_park => outbox::outbox_failures_retry_later_or_park,
+            concurrent_claims_never_share_a_message => outbox::concurrent_claims_never_share_a_message,
+            decision_facts_of_a_professional => decisions::decision_facts_of_a_professional,
+            decision_facts_see_a_closing_at_its_version => decisions::decision_facts_see_a_closing_at_its_version,
         }
     };
 }

@@ -8,12 +8,16 @@
 //! its outbox messages and its change-feed rows, then commits. Nothing is half-written.
 
 pub mod audit;
+pub mod decisions;
+pub mod outbox;
 pub mod records;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rppsplus_domain::{Finess, Idnps, Rpps};
 
+pub use decisions::*;
+pub use outbox::*;
 pub use records::*;
 
 /// Which database engine a store runs on.
@@ -85,9 +89,9 @@ pub enum UniqueRule {
 /// Result alias of the storage layer.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A database holding the registry.
+/// A database holding the registry. Delivering the outbox is [`OutboxStore`]'s part.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OutboxStore + DecisionStore + Send + Sync + 'static {
     /// Which engine this is.
     fn backend(&self) -> Backend;
 
@@ -119,7 +123,14 @@ pub trait Store: Send + Sync + 'static {
 /// One transaction. All repository traits are available on it.
 #[async_trait]
 pub trait Tx:
-    SequenceTx + StructuresTx + PersonsTx + HabilitationsTx + SessionsTx + JournalTx + Send
+    SequenceTx
+    + StructuresTx
+    + PersonsTx
+    + RegistrationsTx
+    + HabilitationsTx
+    + SessionsTx
+    + JournalTx
+    + Send
 {
     /// Makes every write of this transaction durable and visible.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
@@ -206,8 +217,82 @@ pub trait PersonsTx {
     /// Every situation of a person, oldest first.
     async fn situations_of_person(&mut self, person: PersonId) -> StoreResult<Vec<Situation>>;
 
+    /// Every situation of the persons whose id is in `after < id <= up_to`, ordered by person
+    /// then oldest first: the situations of one page of [`PersonsTx::list_persons`] in one
+    /// query (exports).
+    async fn situations_of_persons(
+        &mut self,
+        after: PersonId,
+        up_to: PersonId,
+    ) -> StoreResult<Vec<Situation>>;
+
     /// Every situation at an establishment, oldest first.
     async fn situations_at(&mut self, structure: StructureId) -> StoreResult<Vec<Situation>>;
+}
+
+/// Registering professionals: search before create, contact uniqueness, changes to situations.
+#[async_trait]
+pub trait RegistrationsTx {
+    /// The persons born on `birth_date`, ordered by id, at most `limit`: the candidates of a
+    /// search by civil identity, ranked by name by the caller. Uses an index on the birth date
+    /// (a few dozen persons per date in a registry of two million).
+    async fn persons_born_on(
+        &mut self,
+        birth_date: jiff::civil::Date,
+        limit: u32,
+    ) -> StoreResult<Vec<Person>>;
+
+    /// The person whose personal e-mail is exactly `email` (as normalised by the caller).
+    async fn person_id_by_email(&mut self, email: &str) -> StoreResult<Option<PersonId>>;
+
+    /// The person whose mobile is exactly `mobile` (E.164).
+    async fn person_id_by_mobile(&mut self, mobile: &str) -> StoreResult<Option<PersonId>>;
+
+    /// Replaces the changeable fields of a situation and of its exercise if the situation's
+    /// version is still `expected_version`; returns the new version.
+    /// [`StoreError::StaleVersion`] when it changed, [`StoreError::NotFound`] when absent.
+    async fn update_situation(
+        &mut self,
+        id: SituationId,
+        expected_version: i64,
+        change: &SituationChange,
+    ) -> StoreResult<i64>;
+
+    /// Replaces a person's civil identity, contact and matching keys with those of `p` (its
+    /// RPPS, ADELI and IDNPS are never changed) if the version is still `expected_version`;
+    /// returns the new version. The caller checks e-mail and mobile uniqueness first.
+    async fn update_person(
+        &mut self,
+        id: PersonId,
+        expected_version: i64,
+        p: &NewPerson,
+    ) -> StoreResult<i64>;
+
+    /// Stores a self-registration, pending.
+    async fn insert_pending_registration(
+        &mut self,
+        r: &NewPendingRegistration,
+    ) -> StoreResult<PendingRegistrationId>;
+
+    /// The self-registration with this id, whatever its status.
+    async fn pending_registration(
+        &mut self,
+        id: PendingRegistrationId,
+    ) -> StoreResult<Option<PendingRegistration>>;
+
+    /// The self-registrations still pending at an establishment, oldest first.
+    async fn pending_registrations_at(
+        &mut self,
+        structure: StructureId,
+    ) -> StoreResult<Vec<PendingRegistration>>;
+
+    /// Records the decision on a pending self-registration; [`StoreError::NotFound`] if there
+    /// is no such registration still pending (decided once only).
+    async fn decide_pending_registration(
+        &mut self,
+        id: PendingRegistrationId,
+        d: &PendingDecision,
+    ) -> StoreResult<()>;
 }
 
 /// Legal representatives, managers' habilitations and e-learning records.

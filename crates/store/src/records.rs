@@ -47,6 +47,10 @@ row_id!(
     /// Internal id of an API token.
     ApiTokenId
 );
+row_id!(
+    /// Internal id of a self-registration.
+    PendingRegistrationId
+);
 
 /// Whether a structure is a legal entity or one of its establishments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +298,30 @@ pub struct Situation {
     pub version: i64,
     /// When last changed.
     pub updated_at: Timestamp,
+}
+
+/// A change to a situation and its exercise (exercise names, profession, role, practice mode,
+/// dates, establishment), applied as a whole if the version still matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SituationChange {
+    /// Nom d'exercice.
+    pub exercise_last_name: String,
+    /// Prénom d'exercice.
+    pub exercise_first_name: String,
+    /// Profession code.
+    pub profession_code: String,
+    /// RPPS+ role.
+    pub role_code: String,
+    /// TRE_R23 practice mode.
+    pub practice_mode: String,
+    /// Establishment (EG).
+    pub structure: StructureId,
+    /// Date de prise de fonction.
+    pub start_date: Date,
+    /// Last day of activity.
+    pub end_date: Option<Date>,
+    /// When.
+    pub at: Timestamp,
 }
 
 /// The kind of card a legal representative signs in with.
@@ -624,4 +652,78 @@ pub struct RowCounts {
     pub outbox: i64,
     /// Change-feed rows.
     pub changes: i64,
+}
+
+/// Where a self-registration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingStatus {
+    /// Waiting for a manager of the establishment.
+    Pending,
+    /// Validated: registered as person and situation.
+    Validated,
+    /// Rejected, with a reason.
+    Rejected,
+}
+
+impl PendingStatus {
+    /// Stable code, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingStatus::Pending => "pending",
+            PendingStatus::Validated => "validated",
+            PendingStatus::Rejected => "rejected",
+        }
+    }
+
+    /// From the stored code.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(PendingStatus::Pending),
+            "validated" => Some(PendingStatus::Validated),
+            "rejected" => Some(PendingStatus::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// A self-registration to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPendingRegistration {
+    /// The establishment named.
+    pub structure: StructureId,
+    /// The registration as submitted (a JSON object).
+    pub payload: serde_json::Value,
+    /// When submitted.
+    pub at: Timestamp,
+}
+
+/// A manager's decision on a self-registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDecision {
+    /// Validated or rejected.
+    pub status: PendingStatus,
+    /// The manager.
+    pub by: PersonId,
+    /// When.
+    pub at: Timestamp,
+    /// Why (rejections).
+    pub reason: Option<String>,
+    /// The person registered (validations).
+    pub person: Option<PersonId>,
+    /// The situation registered (validations).
+    pub situation: Option<SituationId>,
+}
+
+/// A self-registration as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRegistration {
+    /// Its id.
+    pub id: PendingRegistrationId,
+    /// What was submitted.
+    pub record: NewPendingRegistration,
+    /// Where it stands.
+    pub status: PendingStatus,
+    /// The decision, once taken.
+    pub decision: Option<PendingDecision>,
 }

@@ -3,6 +3,7 @@
 mod habilitations;
 mod journal;
 mod persons;
+mod registrations;
 mod sessions;
 mod structures;
 

@@ -253,6 +253,23 @@ impl PersonsTx for PgTx {
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn situations_of_persons(
+        &mut self,
+        after: PersonId,
+        up_to: PersonId,
+    ) -> StoreResult<Vec<Situation>> {
+        let rows: Vec<SituationRow> = sqlx::query_as(situation_select!(
+            "WHERE s.person_id > $1 AND s.person_id <= $2 ORDER BY s.person_id, s.id"
+        ))
+        .bind(after.0)
+        .bind(up_to.0)
+        .fetch_all(self.conn())
+        .await
+        .map_err(store_error)?;
+        rows.into_iter().map(SituationRow::into_situation).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn situations_at(&mut self, structure: StructureId) -> StoreResult<Vec<Situation>> {
         let rows: Vec<SituationRow> =
             sqlx::query_as(situation_select!("WHERE s.structure_id = $1 ORDER BY s.id"))

@@ -1,0 +1,170 @@
+//! Reads for access decisions: one statement, so one snapshot, outside any transaction (see
+//! [`rppsplus_store::DecisionStore`]).
+
+use async_trait::async_trait;
+use jiff_sqlx::{Date, Timestamp};
+use rppsplus_domain::Idnps;
+use rppsplus_store::{
+    ApiToken, DecisionFacts, DecisionSituation, DecisionStore, PersonId, SituationId, StoreError,
+    StoreResult,
+};
+use sqlx::{FromRow, Row};
+
+use crate::PgStore;
+use crate::convert::finess;
+use crate::error::store_error;
+use crate::rows::ApiTokenRow;
+
+/// The change-feed head, the person and their situations: one row per situation, or one row
+/// with NULLs when the person has none or does not exist. Under READ COMMITTED one statement
+/// sees one snapshot: the head and the situations are of the same committed state, and a
+/// situation closed by a transaction that committed change `N` is seen closed by every read
+/// that reports `N` or more.
+const FACTS: &str =
+    "SELECT h.change_seq, p.id, s.id, st.finess, s.role_code, s.start_date, s.end_date,
+            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END
+     FROM journal_head h
+     LEFT JOIN persons p ON p.idnps = $1
+     LEFT JOIN situations s ON s.person_id = p.id
+     LEFT JOIN structures st ON st.id = s.structure_id
+     WHERE h.id = 1
+     ORDER BY s.id";
+
+/// [`FACTS`] and the unrevoked token with the hash `$2` (NULLs when there is none), in one
+/// statement and so one snapshot.
+const FACTS_FOR_TOKEN: &str =
+    "SELECT h.change_seq, t.id, t.hash, t.kind, t.person_id, t.system_name,
+            t.label, t.created_at, t.last_used_at, t.revoked_at, p.id AS p_id, s.id AS s_id,
+            st.finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
+            s.end_date AS s_end,
+            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END AS s_closed_at
+     FROM journal_head h
+     LEFT JOIN api_tokens t ON t.hash = $2 AND t.revoked_at IS NULL
+     LEFT JOIN persons p ON p.idnps = $1
+     LEFT JOIN situations s ON s.person_id = p.id
+     LEFT JOIN structures st ON st.id = s.structure_id
+     WHERE h.id = 1
+     ORDER BY s.id";
+
+type FactsRow = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<Date>,
+    Option<Date>,
+    Option<Timestamp>,
+);
+
+#[async_trait]
+impl DecisionStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn decision_facts(&self, idnps: &Idnps) -> StoreResult<DecisionFacts> {
+        let rows: Vec<FactsRow> = sqlx::query_as(FACTS)
+            .bind(idnps.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let Some(&(registry_version, person, ..)) = rows.first() else {
+            return Err(StoreError::Corrupt(
+                "the journal head row is missing".into(),
+            ));
+        };
+        let mut situations = Vec::with_capacity(rows.len());
+        for (_, _, id, structure, role_code, start, end, closed_at) in rows {
+            let (Some(id), Some(structure), Some(role_code), Some(start)) =
+                (id, structure, role_code, start)
+            else {
+                continue;
+            };
+            situations.push(DecisionSituation {
+                id: SituationId(id),
+                structure: finess(&structure)?,
+                role_code,
+                start_date: start.to_jiff(),
+                end_date: end.map(|d| d.to_jiff()),
+                closed_at: closed_at.map(|t| t.to_jiff()),
+            });
+        }
+        Ok(DecisionFacts {
+            registry_version,
+            person: person.map(PersonId),
+            situations,
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn api_token_in_force(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+        let row: Option<ApiTokenRow> = sqlx::query_as(
+            "SELECT id, hash, kind, person_id, system_name, label, created_at, last_used_at,
+                    revoked_at
+             FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(ApiTokenRow::into_token).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn decision_facts_for_token(
+        &self,
+        idnps: &Idnps,
+        token_hash: &str,
+    ) -> StoreResult<(Option<ApiToken>, DecisionFacts)> {
+        let rows = sqlx::query(FACTS_FOR_TOKEN)
+            .bind(idnps.as_str())
+            .bind(token_hash)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let Some(first) = rows.first() else {
+            return Err(StoreError::Corrupt(
+                "the journal head row is missing".into(),
+            ));
+        };
+        let registry_version: i64 = first.try_get("change_seq").map_err(store_error)?;
+        let person: Option<i64> = first.try_get("p_id").map_err(store_error)?;
+        let token_id: Option<i64> = first.try_get("id").map_err(store_error)?;
+        let token = match token_id {
+            Some(_) => Some(
+                ApiTokenRow::from_row(first)
+                    .map_err(store_error)?
+                    .into_token()?,
+            ),
+            None => None,
+        };
+        let mut situations = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: Option<i64> = row.try_get("s_id").map_err(store_error)?;
+            let structure: Option<String> = row.try_get("s_finess").map_err(store_error)?;
+            let role_code: Option<String> = row.try_get("s_role").map_err(store_error)?;
+            let start: Option<Date> = row.try_get("s_start").map_err(store_error)?;
+            let end: Option<Date> = row.try_get("s_end").map_err(store_error)?;
+            let closed_at: Option<Timestamp> = row.try_get("s_closed_at").map_err(store_error)?;
+            let (Some(id), Some(structure), Some(role_code), Some(start)) =
+                (id, structure, role_code, start)
+            else {
+                continue;
+            };
+            situations.push(DecisionSituation {
+                id: SituationId(id),
+                structure: finess(&structure)?,
+                role_code,
+                start_date: start.to_jiff(),
+                end_date: end.map(|d| d.to_jiff()),
+                closed_at: closed_at.map(|t| t.to_jiff()),
+            });
+        }
+        Ok((
+            token,
+            DecisionFacts {
+                registry_version,
+                person: person.map(PersonId),
+                situations,
+            },
+        ))
+    }
+}

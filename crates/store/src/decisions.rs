@@ -1,0 +1,68 @@
+//! What an access decision reads: a professional's situations and the registry version, in one
+//! statement.
+//!
+//! Decisions are never cached (see ARCHITECTURE.md, "The revocation guarantee"): every decision
+//! calls [`DecisionStore::decision_facts`], which reads, in **one statement and so one
+//! snapshot**, the change-feed head and every situation of the person. The head is the proof of
+//! what the decision saw: a change committed at change-feed sequence `N` (a situation closed,
+//! its role changed) is visible to every read that reports a version `>= N`, and to none that
+//! reports less. A single statement needs no transaction: no `BEGIN`/`COMMIT` round trips on
+//! PostgreSQL, and SQLite answers it from the read pool without waiting for the writer.
+
+use async_trait::async_trait;
+use jiff::civil::Date;
+use rppsplus_domain::{Finess, Idnps};
+
+use crate::{ApiToken, PersonId, SituationId, StoreResult};
+
+/// One situation of the professional, as a decision needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionSituation {
+    /// Its id.
+    pub id: SituationId,
+    /// FINESS number of its establishment.
+    pub structure: Finess,
+    /// TRE_R22 role.
+    pub role_code: String,
+    /// Date de prise de fonction.
+    pub start_date: Date,
+    /// Last day of activity, when known (closing sets it).
+    pub end_date: Option<Date>,
+    /// When it was closed (the instant of its last change once a closing reason is recorded),
+    /// if it was.
+    pub closed_at: Option<jiff::Timestamp>,
+}
+
+/// What a decision saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionFacts {
+    /// The change-feed head (the sequence of the last committed change) in the snapshot the
+    /// situations were read from.
+    pub registry_version: i64,
+    /// The person with the identifier, if any.
+    pub person: Option<PersonId>,
+    /// Every situation of the person, closed ones included, oldest first.
+    pub situations: Vec<DecisionSituation>,
+}
+
+/// Reads for access decisions, outside any transaction.
+#[async_trait]
+pub trait DecisionStore {
+    /// The person with this IDNPS, their situations and the registry version, read in one
+    /// statement (one snapshot).
+    async fn decision_facts(&self, idnps: &Idnps) -> StoreResult<DecisionFacts>;
+
+    /// The unrevoked API token whose secret hashes to `hash`, read in one statement outside
+    /// any transaction (what authenticating a consuming system's call needs; the same read as
+    /// [`crate::SessionsTx::api_token_by_hash`], without a transaction's round trips and, on
+    /// SQLite, without waiting for the writer).
+    async fn api_token_in_force(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
+
+    /// [`DecisionStore::decision_facts`] and [`DecisionStore::api_token_in_force`] in one
+    /// statement: what a consuming system's decision call needs, in one round trip.
+    async fn decision_facts_for_token(
+        &self,
+        idnps: &Idnps,
+        token_hash: &str,
+    ) -> StoreResult<(Option<ApiToken>, DecisionFacts)>;
+}
