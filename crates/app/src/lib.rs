@@ -6,12 +6,15 @@
 
 mod access;
 pub mod audit;
+pub mod decisions;
 pub mod demo;
 pub mod directory;
 mod error;
+pub mod extracts;
 pub mod habilitations;
 pub mod import;
 pub mod persons;
+pub mod registrations;
 pub mod sessions;
 pub mod structures;
 pub mod tokens;
@@ -177,6 +180,22 @@ async fn journal(
     details: serde_json::Value,
     change_op: &str,
 ) -> AppResult<()> {
+    journal_versioned(tx, actor, at, action, target, details, change_op)
+        .await
+        .map(|_| ())
+}
+
+/// [`journal`], returning the change-feed sequence written: once the transaction commits, the
+/// registry version at which the change is visible (see `decisions`).
+async fn journal_versioned(
+    tx: &mut Box<dyn Tx>,
+    actor: &Actor,
+    at: Timestamp,
+    action: &str,
+    target: (&str, i64),
+    details: serde_json::Value,
+    change_op: &str,
+) -> AppResult<i64> {
     tx.append_audit(&NewAuditEntry {
         at,
         actor: actor.audit_name(),
@@ -185,12 +204,13 @@ async fn journal(
         details,
     })
     .await?;
-    tx.append_change(&NewChange {
-        entity: target.0.to_owned(),
-        entity_id: target.1,
-        op: change_op.to_owned(),
-        at,
-    })
-    .await?;
-    Ok(())
+    let seq = tx
+        .append_change(&NewChange {
+            entity: target.0.to_owned(),
+            entity_id: target.1,
+            op: change_op.to_owned(),
+            at,
+        })
+        .await?;
+    Ok(seq)
 }

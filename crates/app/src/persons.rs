@@ -12,7 +12,7 @@ use serde_json::json;
 use rppsplus_domain::authz::Action;
 
 use crate::access::{authorize, holdings_of};
-use crate::{Actor, App, AppError, AppResult, journal};
+use crate::{Actor, App, AppError, AppResult, journal, journal_versioned};
 
 /// A person's civil identity and contact, already validated by the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +109,8 @@ impl App {
     }
 
     /// Closes a situation at `end_date`, if it was not changed since `expected_version`.
+    /// Returns the registry version it committed at: every access decision that reports this
+    /// version or a later one saw the situation closed.
     pub async fn close_situation(
         &self,
         actor: &Actor,
@@ -116,7 +118,7 @@ impl App {
         expected_version: i64,
         end_date: Date,
         reason: &str,
-    ) -> AppResult<()> {
+    ) -> AppResult<i64> {
         let mut tx = self.store.begin().await?;
         let situation = tx.situation(id).await?.ok_or(AppError::NotFound)?;
         let structure = tx
@@ -124,7 +126,7 @@ impl App {
             .await?
             .ok_or(AppError::NotFound)?;
         authorize(&mut tx, actor, Action::ManageProfessionals, &structure).await?;
-        close_situation_in(
+        let version = close_situation_in(
             &mut tx,
             actor,
             self.now(),
@@ -135,7 +137,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(version)
     }
 }
 
@@ -293,7 +295,7 @@ pub(crate) async fn close_situation_in(
     expected_version: i64,
     end_date: Date,
     reason: &str,
-) -> AppResult<()> {
+) -> AppResult<i64> {
     let situation = tx.situation(id).await?.ok_or(AppError::NotFound)?;
     if end_date < situation.record.start_date {
         return Err(AppError::invalid(
@@ -304,7 +306,7 @@ pub(crate) async fn close_situation_in(
     }
     tx.close_situation(id, expected_version, end_date, reason, at)
         .await?;
-    journal(
+    journal_versioned(
         tx,
         actor,
         at,

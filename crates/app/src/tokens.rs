@@ -41,7 +41,7 @@ const LABEL_MAX: usize = 100;
 const NAME_MAX: usize = 64;
 
 /// Recording a use writes to the database: once a minute is precise enough for a last-use date.
-const TOUCH_EVERY: SignedDuration = SignedDuration::from_secs(60);
+pub(crate) const TOUCH_EVERY: SignedDuration = SignedDuration::from_secs(60);
 
 /// The label of a token created without one.
 const DEFAULT_LABEL: &str = "Jeton d'API";
@@ -319,42 +319,57 @@ impl App {
     }
 
     /// The actor behind a presented token, or `None` when it is not a token, unknown or
-    /// revoked. Rights are not cached: every use case re-reads them.
+    /// revoked. Rights are not cached: every use case re-reads them, and the token itself is
+    /// read on every call (one statement outside any transaction: a revoked token stops working
+    /// at the next call). A transaction is opened only to read a person's identity or, at most
+    /// once a minute per token, to record its use.
     pub async fn authenticate_token(&self, presented: &str) -> AppResult<Option<Authenticated>> {
         let Some(hash) = token_hash(presented) else {
             return Ok(None);
         };
         let now = self.now();
-        let mut tx = self.store.begin().await?;
-        let Some(token) = tx.api_token_by_hash(&hash).await? else {
-            tx.rollback().await?;
+        let Some(token) = self.store.api_token_in_force(&hash).await? else {
             return Ok(None);
         };
+        let stale = token
+            .last_used_at
+            .is_none_or(|t| t.checked_add(TOUCH_EVERY).is_ok_and(|t| t <= now));
+        let mut tx = match (&token.record.holder, stale) {
+            (TokenHolder::Person(_), _) | (_, true) => Some(self.store.begin().await?),
+            _ => None,
+        };
         let actor = match &token.record.holder {
-            TokenHolder::Person(id) => match tx.person(*id).await? {
-                Some(p) => Actor::Person {
-                    id: p.id,
-                    idnps: p.record.idnps,
-                },
-                None => {
-                    tx.rollback().await?;
-                    return Ok(None);
+            TokenHolder::Person(id) => {
+                let person = match tx.as_mut() {
+                    Some(tx) => tx.person(*id).await?,
+                    None => None,
+                };
+                match person {
+                    Some(p) => Actor::Person {
+                        id: p.id,
+                        idnps: p.record.idnps,
+                    },
+                    None => {
+                        if let Some(tx) = tx {
+                            tx.rollback().await?;
+                        }
+                        return Ok(None);
+                    }
                 }
-            },
+            }
             TokenHolder::System(name) => Actor::Client {
                 token: token.id,
                 name: name.clone(),
             },
             TokenHolder::Operator(_) => Actor::Operator,
         };
-        let stale = token
-            .last_used_at
-            .is_none_or(|t| t.checked_add(TOUCH_EVERY).is_ok_and(|t| t <= now));
-        if stale {
-            tx.touch_api_token(token.id, now).await?;
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
+        if let Some(mut tx) = tx {
+            if stale {
+                tx.touch_api_token(token.id, now).await?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
         }
         Ok(Some(Authenticated {
             token: token.id,

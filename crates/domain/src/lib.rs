@@ -6,10 +6,12 @@
 
 pub mod authz;
 pub mod contact;
+pub mod decision;
 pub mod identity;
 pub mod ids;
 pub mod matching;
 pub mod reference;
+pub mod situation;
 pub mod validation;
 
 pub use contact::{Email, Mobile, MobileTerritory};

@@ -6,6 +6,9 @@
 //! IO error, a missing header) is an error of the reader, not a rejection.
 //!
 //! - [`finess`]: the FINESS public extracts (etalab CSV, FINESS+ "Structures" JSON).
+//! - [`extract`]: the Annuaire Santé flat extracts, PS_LibreAcces (public) and Pro Santé
+//!   Connect (RASS), read and written.
 
+pub mod extract;
 pub mod finess;
 mod text;
