@@ -152,6 +152,21 @@ impl TestDb {
         Self::new_postgres(false).await
     }
 
+    /// Another handle on the same database, with pools of its own, as a second server
+    /// instance opens it. The database is removed with `self`, not with the handle.
+    pub async fn another_handle(&self) -> Result<TestDb, TestDbError> {
+        let backend_store = connect(&self.url).await?;
+        Ok(TestDb {
+            store: backend_store.store(),
+            backend_store,
+            url: self.url.clone(),
+            _guard: Guard {
+                _dir: None,
+                _database: None,
+            },
+        })
+    }
+
     async fn new_sqlite(migrated: bool) -> Result<TestDb, TestDbError> {
         let dir = tempfile::Builder::new()
             .prefix("rppsplus-test-")

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod oidc;
 pub mod server;
+pub mod smtp;
 
 pub use db::{TestDb, TestDbError};
 pub use server::{ManualClock, TestServer};
