@@ -6,11 +6,13 @@
 //! The OpenAPI document is generated from the handlers themselves and served at
 //! `/api/v1/openapi.json`.
 
+mod decisions;
 mod elearning;
 mod error;
 mod extract;
 mod habilitations;
 mod me;
+mod registrations;
 mod structures;
 mod tokens;
 
@@ -49,9 +51,11 @@ operator's token has every right. Errors always answer `{\"error\": {\"code\", \
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldErrorBody)),
     tags(
         (name = "structures", description = "Public FINESS data, legal representatives, management mode."),
+        (name = "professionals", description = "Registering professionals: search before create, registration, situations."),
         (name = "habilitations", description = "Gestionnaire RPPS+ and mandataire habilitations, e-learning."),
         (name = "tokens", description = "The caller and their API tokens."),
-        (name = "meta", description = "This document."),
+        (name = "access", description = "Access decisions for consuming systems: may a professional open patient documents of a type (DMP / Mon espace santé)."),
+        (name = "meta", description = "This document and no-op endpoints."),
     ),
 )]
 struct ApiDoc;
@@ -81,9 +85,29 @@ fn parts() -> (Router<AppState>, OpenApiDoc) {
         .routes(routes!(habilitations::list, habilitations::grant))
         .routes(routes!(habilitations::revoke))
         .routes(routes!(elearning::record))
+        .routes(routes!(registrations::register))
+        .routes(routes!(registrations::search))
+        .routes(routes!(registrations::read))
+        .routes(routes!(registrations::list_at_structure))
+        .routes(routes!(
+            registrations::read_situation,
+            registrations::modify
+        ))
+        .routes(routes!(registrations::close))
+        .routes(routes!(registrations::correct_identity))
+        .routes(routes!(registrations::change_contact))
+        .routes(routes!(registrations::manager_departure))
+        .routes(routes!(registrations::submit_self))
+        .routes(routes!(registrations::list_self))
+        .routes(routes!(registrations::validate_self))
+        .routes(routes!(registrations::reject_self))
         .routes(routes!(me::me))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(decisions::decide))
+        .routes(routes!(decisions::decide_batch))
+        .routes(routes!(decisions::ping))
+        .routes(routes!(decisions::ping_authenticated))
         .routes(routes!(openapi_json))
         .split_for_parts()
 }
