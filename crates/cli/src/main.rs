@@ -4,7 +4,9 @@
 //! storage backend from the database URL, and wires the use cases to the web layer.
 
 mod admin;
+mod export;
 mod import;
+mod mail;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -73,6 +75,11 @@ enum Command {
         #[command(subcommand)]
         command: import::ImportCommand,
     },
+    /// Export the registry as national extract files (PS_LibreAcces, Pro Santé Connect).
+    Export {
+        #[command(subcommand)]
+        command: export::ExportCommand,
+    },
     /// API tokens (for software: scripts, HR tools, consuming systems).
     Token {
         #[command(subcommand)]
@@ -82,6 +89,11 @@ enum Command {
     Rl {
         #[command(subcommand)]
         command: admin::RlCommand,
+    },
+    /// Mail: deliver the outbox now, list what waits, queue a parked mail again.
+    Mail {
+        #[command(subcommand)]
+        command: mail::MailCommand,
     },
 }
 
@@ -128,6 +140,9 @@ struct ServeArgs {
         default_value = ""
     )]
     psc_client_secret: String,
+
+    #[command(flatten)]
+    mail: mail::MailArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,8 +221,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import { command } => import::run(g, command).await,
+        Command::Export { command } => export::run(g, command).await,
         Command::Token { command } => admin::token(g, command).await,
         Command::Rl { command } => admin::rl(g, command).await,
+        Command::Mail { command } => mail::run(g, command).await,
         Command::Demo {
             command: DemoCommand::Info,
         } => {
@@ -272,6 +289,7 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if local_sign_in {
         tracing::warn!("local sign-in is ON: anyone may sign in as anyone (demo only)");
     }
+    let mail_worker = mail::worker(&g.database_url, &args.mail, app.store().clone())?;
     let router = rppsplus_web::router(
         app.clone(),
         rppsplus_web::WebSettings {
@@ -285,9 +303,13 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal();
     tracing::info!(%addr, demo = args.demo, "rpps-plus listening");
     println!("rpps-plus listening on http://{addr}");
-    rppsplus_web::serve(listener, router, shutdown_signal()).await?;
+    let mail = mail::Background::start(mail_worker);
+    let served = rppsplus_web::serve(listener, router, shutdown).await;
+    mail.stop().await;
+    served?;
     app.store().close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -338,30 +360,40 @@ fn redacted(url: &str) -> String {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// The future that completes on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: a signal that arrives right after the server
+/// says it listens must not kill the process without a clean shutdown.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let installed = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => Some((int, term)),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGINT/SIGTERM");
+                None
+            }
+        }
+    };
+    async move {
+        #[cfg(unix)]
+        match installed {
+            Some((mut int, mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

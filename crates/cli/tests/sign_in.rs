@@ -529,7 +529,12 @@ async fn a_signed_in_person_creates_uses_and_revokes_an_api_token() -> TestResul
         let page = b.get("/mes-jetons").await?;
         assert!(page.body.contains("aucun jeton"));
         let csrf = page.csrf();
-        let created = b.post("/mes-jetons", &[("csrf", csrf.as_str()), ("label", "Logiciel RH")]).await?;
+        let created = b
+            .post(
+                "/mes-jetons",
+                &[("csrf", csrf.as_str()), ("label", "Logiciel RH")],
+            )
+            .await?;
         assert_eq!(created.status, StatusCode::CREATED);
         assert_eq!(
             created.headers.get("cache-control").map(|v| v.as_bytes()),
@@ -543,7 +548,10 @@ async fn a_signed_in_person_creates_uses_and_revokes_an_api_token() -> TestResul
             .and_then(|rest| rest.split('"').next())
             .unwrap_or_default()
             .to_owned();
-        assert!(secret.starts_with("rpps_") && secret.len() == 69, "{secret}");
+        assert!(
+            secret.starts_with("rpps_") && secret.len() == 69,
+            "{secret}"
+        );
         assert!(created.body.contains("Logiciel RH"));
 
         // The token acts as Claire on the API.
@@ -567,7 +575,10 @@ async fn a_signed_in_person_creates_uses_and_revokes_an_api_token() -> TestResul
             .map_err(|e| format!("{e:?}"))?;
         let id = tokens.first().map(|t| t.id.0).ok_or("no token")?;
         let p = b
-            .post(&format!("/mes-jetons/{id}/revocation"), &[("csrf", csrf.as_str())])
+            .post(
+                &format!("/mes-jetons/{id}/revocation"),
+                &[("csrf", csrf.as_str())],
+            )
             .await?;
         assert_eq!(p.location(), "/mes-jetons?ok=revoque");
         let me = api
@@ -599,11 +610,11 @@ async fn pages_refuse_actors_of_other_structures_and_change_nothing() -> TestRes
             .map(|h| h.id.0)
             .ok_or("Sophie's habilitation not found")?;
         let outsiders = [
-            idnps_of(&server, "Paul Girard").await?,         // RL of the pharmacy
+            idnps_of(&server, "Paul Girard").await?, // RL of the pharmacy
             idnps_of(&server, "Hélène Roche-Valette").await?, // RL of the hospital
-            idnps_of(&server, "Karim Haddad").await?,         // manager at the hospital
-            sophie.clone(),                                   // manager, not RL, of the association
-            a_professional_of(&server, "690002027").await?,   // pharmacy professional
+            idnps_of(&server, "Karim Haddad").await?, // manager at the hospital
+            sophie.clone(),                          // manager, not RL, of the association
+            a_professional_of(&server, "690002027").await?, // pharmacy professional
         ];
         let before_counts = server.app.store().row_counts().await?;
         let before_feed = server.app.store().changes_after(0, 100_000).await?;
@@ -639,7 +650,10 @@ async fn pages_refuse_actors_of_other_structures_and_change_nothing() -> TestRes
                 revoke.status
             );
             let page = b.get("/mes-habilitations").await?;
-            assert!(!page.body.contains(&sophie), "{outsider} sees the association's managers");
+            assert!(
+                !page.body.contains(&sophie),
+                "{outsider} sees the association's managers"
+            );
         }
         // Signing in is audited; nothing else may have changed.
         let after_counts = server.app.store().row_counts().await?;
@@ -650,7 +664,10 @@ async fn pages_refuse_actors_of_other_structures_and_change_nothing() -> TestRes
             },
             before_counts
         );
-        assert_eq!(server.app.store().changes_after(0, 100_000).await?, before_feed);
+        assert_eq!(
+            server.app.store().changes_after(0, 100_000).await?,
+            before_feed
+        );
         server.stop().await;
     }
     Ok(())
@@ -666,7 +683,11 @@ async fn the_legal_representative_chooses_the_management_mode() -> TestResult {
         let page = rl.get("/mes-structures").await?;
         assert!(page.body.contains(r#"value="centralised" checked"#));
         let csrf = page.csrf();
-        let form = [("csrf", csrf.as_str()), ("finess", "690001011"), ("mode", "per_site")];
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("finess", "690001011"),
+            ("mode", "per_site"),
+        ];
         let p = rl.post("/mes-structures/mode-de-gestion", &form).await?;
         assert_eq!(p.location(), "/mes-structures?ok=mode");
         let page = rl.get("/mes-structures?ok=mode").await?;
@@ -678,10 +699,21 @@ async fn the_legal_representative_chooses_the_management_mode() -> TestResult {
         let page = manager.get("/mes-structures").await?;
         assert!(!page.body.contains("mode-de-gestion"));
         let csrf = page.csrf();
-        let form = [("csrf", csrf.as_str()), ("finess", "690001011"), ("mode", "centralised")];
-        let p = manager.post("/mes-structures/mode-de-gestion", &form).await?;
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("finess", "690001011"),
+            ("mode", "centralised"),
+        ];
+        let p = manager
+            .post("/mes-structures/mode-de-gestion", &form)
+            .await?;
         assert_eq!(p.status, StatusCode::FORBIDDEN);
-        assert!(rl.get("/mes-structures").await?.body.contains(r#"value="per_site" checked"#));
+        assert!(
+            rl.get("/mes-structures")
+                .await?
+                .body
+                .contains(r#"value="per_site" checked"#)
+        );
         server.stop().await;
     }
     Ok(())
