@@ -195,3 +195,29 @@ async fn demo_page_lists_whom_to_sign_in_as_and_is_absent_outside_demo() -> Test
     plain.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_access_page_shows_the_five_roles_and_their_87_document_types() -> TestResult {
+    let c = client()?;
+    let s = TestServer::start(TestDb::sqlite().await?, Default::default()).await?;
+    let r = c.get(s.url("/acces")).send().await?;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await?;
+    for (role, count) in [
+        ("GENR08", 34),
+        ("GENR09", 5),
+        ("GENR10", 9),
+        ("GENR11", 26),
+        ("GENR12", 13),
+    ] {
+        assert!(body.contains(&format!(r#"id="{role}""#)), "{role}");
+        assert!(
+            body.contains(&format!("({count} types de documents)")),
+            "{role}: {count}"
+        );
+    }
+    assert_eq!(body.matches("<tr><td>").count(), 87);
+    assert!(body.contains("<code>11488-4</code>"));
+    s.stop().await;
+    Ok(())
+}

@@ -3,6 +3,7 @@
 //! Handlers are thin: they extract input, call one use case of [`rppsplus_app::App`] and map
 //! the result to a response. This is the only crate that knows HTTP.
 
+mod access;
 mod api;
 mod assets;
 mod auth;
@@ -82,6 +83,7 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
         .route("/structures", get(pages::search_structures))
         .route("/structures/{finess}", get(pages::structure))
         .route("/demo", get(pages::demo))
+        .route("/acces", get(access::matrix))
         .route("/connexion", get(auth::sign_in))
         .route("/connexion/locale", post(auth::local_sign_in))
         .route("/connexion/psc", get(auth::psc_start))
