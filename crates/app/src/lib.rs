@@ -146,11 +146,13 @@ impl App {
     }
 
     /// Brings the database to what this version expects at start: the RPPS sequence is moved to
-    /// the configured starting point if it is behind.
+    /// the configured starting point if it is behind, and structures written before their name
+    /// key existed get one.
     pub async fn prepare(&self) -> AppResult<()> {
         let mut tx = self.store.begin().await?;
         tx.raise_rpps_sequence(self.settings.rpps_sequence_start)
             .await?;
+        tx.fill_missing_name_keys().await?;
         tx.commit().await?;
         Ok(())
     }

@@ -82,22 +82,39 @@ impl App {
             ));
         }
         let key = rppsplus_domain::matching::matching_key(query);
-        let finess_query = query.to_ascii_uppercase();
-        let mut tx = self.store.begin().await?;
-        let all = tx.list_structures().await?;
-        tx.rollback().await?;
-        let words: Vec<&str> = key.split(' ').filter(|w| !w.is_empty()).collect();
-        Ok(all
-            .into_iter()
-            .filter(|s| {
-                if s.record.finess.as_str().starts_with(&finess_query) {
-                    return true;
-                }
-                let name = rppsplus_domain::matching::matching_key(&s.record.name);
-                words.iter().all(|w| name.contains(w))
+        // Words are keys of letters and digits only, so they carry no LIKE wildcard; the
+        // longest four narrow best.
+        let mut words: Vec<String> = key
+            .split(' ')
+            .map(|w| {
+                w.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
             })
-            .take(limit)
-            .collect())
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        words.truncate(4);
+        let upper = query.to_ascii_uppercase();
+        let finess_prefix = if upper.len() <= 9
+            && upper
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == 'A' || c == 'B')
+        {
+            upper
+        } else {
+            String::new()
+        };
+        let mut tx = self.store.begin().await?;
+        let found = tx
+            .search_structures(
+                &finess_prefix,
+                &words,
+                u32::try_from(limit).unwrap_or(u32::MAX),
+            )
+            .await?;
+        tx.rollback().await?;
+        Ok(found)
     }
 }
 

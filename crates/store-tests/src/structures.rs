@@ -389,3 +389,68 @@ pub async fn elearnings_newest_first(store: Arc<dyn Store>) -> Outcome {
     assert!(tx.elearnings_of(s.persons[2]).await?.is_empty());
     Ok(())
 }
+
+/// Search by FINESS prefix or by every word of the folded name, ordered by name, limited; and
+/// the start-up step that fills keys of rows written before the key existed.
+pub async fn structures_are_searched_by_finess_or_name(store: Arc<dyn Store>) -> Outcome {
+    let ej = fixtures::legal_entity(1)?;
+    let named = |n: u64, name: &str| -> Result<StructureRecord, Failure> {
+        Ok(StructureRecord {
+            name: name.to_owned(),
+            ..fixtures::establishment(n, &ej.finess)?
+        })
+    };
+    let mut tx = store.begin().await?;
+    tx.upsert_structure(&ej).await?;
+    tx.upsert_structure(&named(2, "EHPAD Les Tilleuls")?)
+        .await?;
+    tx.upsert_structure(&named(3, "SSIAD Les Tilleuls")?)
+        .await?;
+    tx.upsert_structure(&named(4, "Pharmacie de l'Hôtel-Dieu")?)
+        .await?;
+    tx.commit().await?;
+
+    let mut tx = store.begin().await?;
+    let names =
+        |found: Vec<Structure>| found.into_iter().map(|s| s.record.name).collect::<Vec<_>>();
+    let words = |ws: &[&str]| ws.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        names(tx.search_structures("", &words(&["tilleuls"]), 10).await?),
+        ["EHPAD Les Tilleuls", "SSIAD Les Tilleuls"]
+    );
+    assert_eq!(
+        names(
+            tx.search_structures("", &words(&["tilleuls", "ssiad"]), 10)
+                .await?
+        ),
+        ["SSIAD Les Tilleuls"]
+    );
+    // Accents, apostrophes and hyphens are folded in the stored key.
+    assert_eq!(
+        names(
+            tx.search_structures("", &words(&["hotel", "dieu"]), 10)
+                .await?
+        ),
+        ["Pharmacie de l'Hôtel-Dieu"]
+    );
+    assert_eq!(
+        tx.search_structures("", &words(&["tilleuls"]), 1)
+            .await?
+            .len(),
+        1
+    );
+    assert!(
+        tx.search_structures("", &words(&["nowhere"]), 10)
+            .await?
+            .is_empty()
+    );
+    assert!(tx.search_structures("", &[], 10).await?.is_empty());
+    let by_finess = tx
+        .search_structures(fixtures::finess(4)?.as_str(), &[], 10)
+        .await?;
+    assert_eq!(names(by_finess), ["Pharmacie de l'Hôtel-Dieu"]);
+    // Nothing to fill: every row was written with its key.
+    assert_eq!(tx.fill_missing_name_keys().await?, 0);
+    tx.commit().await?;
+    Ok(())
+}

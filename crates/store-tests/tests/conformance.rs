@@ -103,6 +103,7 @@ macro_rules! store_scenarios {
             pending_registrations_are_decided_once => registrations::pending_registrations_are_decided_once,
             structures_upsert_and_read => structures::structures_upsert_and_read,
             management_mode => structures::management_mode,
+            structures_are_searched_by_finess_or_name => structures::structures_are_searched_by_finess_or_name,
             habilitations_grant_and_revoke => structures::habilitations_grant_and_revoke,
             elearnings_newest_first => structures::elearnings_newest_first,
             sessions_expire => sessions::sessions_expire,

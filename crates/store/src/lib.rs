@@ -166,6 +166,20 @@ pub trait StructuresTx {
     /// Every structure, ordered by FINESS number.
     async fn list_structures(&mut self) -> StoreResult<Vec<Structure>>;
 
+    /// Structures whose FINESS number starts with `finess_prefix` (when not empty), or whose
+    /// name's matching key contains every one of `words` (matching keys; at most four are
+    /// used), ordered by name, at most `limit`.
+    async fn search_structures(
+        &mut self,
+        finess_prefix: &str,
+        words: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<Structure>>;
+
+    /// Computes the name matching key of structures written before it was stored (an upgrade
+    /// step, run at start); returns how many were filled.
+    async fn fill_missing_name_keys(&mut self) -> StoreResult<u64>;
+
     /// Establishments (EG) whose legal entity has this FINESS number.
     async fn establishments_of(&mut self, ej: &Finess) -> StoreResult<Vec<Structure>>;
 
