@@ -169,3 +169,25 @@ pub async fn outbox_rows(
         .map(|(key, kind, payload, delay)| Ok((key, kind, serde_json::from_str(&payload)?, delay)))
         .collect()
 }
+
+/// Structures written before the name key existed (the column's default, `''`) get their key
+/// at start, and are then found by name.
+pub async fn structures_without_name_key_are_filled(db: &TestDb) -> Outcome {
+    let ej = crate::fixtures::legal_entity(1)?;
+    let mut tx = db.store.begin().await?;
+    tx.upsert_structure(&ej).await?;
+    tx.commit().await?;
+    let sql = "UPDATE structures SET name_key = ''";
+    match &db.backend_store {
+        BackendStore::Sqlite(s) => sqlx::query(sql).execute(s.pool()).await.map(drop)?,
+        BackendStore::Postgres(s) => sqlx::query(sql).execute(s.pool()).await.map(drop)?,
+    }
+    let words = vec![rppsplus_domain::matching_key(&ej.name)];
+    let mut tx = db.store.begin().await?;
+    assert!(tx.search_structures("", &words, 10).await?.is_empty());
+    assert_eq!(tx.fill_missing_name_keys().await?, 1);
+    assert_eq!(tx.search_structures("", &words, 10).await?.len(), 1);
+    assert_eq!(tx.fill_missing_name_keys().await?, 0);
+    tx.commit().await?;
+    Ok(())
+}

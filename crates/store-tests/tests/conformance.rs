@@ -54,6 +54,12 @@ macro_rules! conformance_tests {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn structures_without_name_key_are_filled() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            raw::structures_without_name_key_are_filled(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn tampered_audit_row_is_named() -> Outcome {
             let Some(db) = open().await? else { return Ok(()) };
             raw::tampered_audit_row_is_named(&db).await
