@@ -202,6 +202,18 @@ pub fn require_sign_in(viewer: &Viewer) -> Result<Arc<SignedIn>, Refused> {
     viewer.signed_in.clone().ok_or(Refused::SignInRequired)
 }
 
+/// For a signed-in person's form: the person, once the origin and the form token are checked.
+pub fn require_signed_in_form(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<Arc<SignedIn>, Refused> {
+    let signed_in = require_sign_in(viewer)?;
+    check_csrf(state, headers, &signed_in, token)?;
+    Ok(signed_in)
+}
+
 struct DemoPerson {
     idnps: String,
     label: String,

@@ -14,7 +14,7 @@ use rppsplus_store::{HabilitationId, HabilitationKind, StructureKind};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::{Viewer, check_csrf, require_sign_in};
+use crate::auth::{Viewer, require_sign_in, require_signed_in_form};
 use crate::error::{WebError, render};
 use crate::pages::{FormErrors, Layout};
 
@@ -84,13 +84,10 @@ pub async fn set_mode(
     headers: HeaderMap,
     Form(form): Form<ModeForm>,
 ) -> Response {
-    let signed_in = match require_sign_in(&viewer) {
+    let signed_in = match require_signed_in_form(&state, &viewer, &headers, &form.csrf) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&state, &headers, &signed_in, &form.csrf) {
-        return r.into_response();
-    }
     let Some(mode) = rppsplus_store::ManagementMode::parse(&form.mode) else {
         return WebError::from_app(
             AppError::invalid("mode", "invalid_value", "Choisissez un mode de gestion."),
@@ -328,13 +325,10 @@ pub async fn grant(
     headers: HeaderMap,
     Form(form): Form<GrantForm>,
 ) -> Response {
-    let signed_in = match require_sign_in(&viewer) {
+    let signed_in = match require_signed_in_form(&state, &viewer, &headers, &form.csrf) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&state, &headers, &signed_in, &form.csrf) {
-        return r.into_response();
-    }
     let kind = match form.kind.as_str() {
         "mandatary" => HabilitationKind::Mandatary,
         _ => HabilitationKind::Manager,
@@ -393,13 +387,10 @@ pub async fn record_elearning(
     headers: HeaderMap,
     Form(form): Form<ElearningForm>,
 ) -> Response {
-    let signed_in = match require_sign_in(&viewer) {
+    let signed_in = match require_signed_in_form(&state, &viewer, &headers, &form.csrf) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&state, &headers, &signed_in, &form.csrf) {
-        return r.into_response();
-    }
     match state
         .app
         .record_elearning_for(
@@ -442,13 +433,10 @@ pub async fn revoke(
     Path(id): Path<i64>,
     Form(form): Form<crate::auth::CsrfForm>,
 ) -> Response {
-    let signed_in = match require_sign_in(&viewer) {
+    let signed_in = match require_signed_in_form(&state, &viewer, &headers, form.token()) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&state, &headers, &signed_in, form.token()) {
-        return r.into_response();
-    }
     match state.app.revoke(&signed_in.actor, HabilitationId(id)).await {
         Ok(()) => Redirect::to("/mes-habilitations?ok=retiree").into_response(),
         Err(e) => WebError::from_app(e, viewer.layout(&state, "habilitations")).into_response(),

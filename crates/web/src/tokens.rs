@@ -12,7 +12,7 @@ use rppsplus_store::ApiTokenId;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::{CsrfForm, Viewer, check_csrf, require_sign_in};
+use crate::auth::{CsrfForm, Viewer, require_sign_in, require_signed_in_form};
 use crate::error::{WebError, render};
 use crate::pages::{FormErrors, Layout};
 
@@ -132,13 +132,10 @@ pub async fn create(
     headers: HeaderMap,
     Form(form): Form<CreateForm>,
 ) -> Response {
-    let signed_in = match require_sign_in(&viewer) {
+    let signed_in = match require_signed_in_form(&state, &viewer, &headers, &form.csrf) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&state, &headers, &signed_in, &form.csrf) {
-        return r.into_response();
-    }
     let label = (!form.label.trim().is_empty()).then_some(form.label.as_str());
     match state.app.create_my_token(&signed_in.actor, label).await {
         Ok(issued) => {
@@ -190,13 +187,10 @@ pub async fn revoke(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let signed_in = match require_sign_in(&viewer) {
+    let signed_in = match require_signed_in_form(&state, &viewer, &headers, form.token()) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check_csrf(&state, &headers, &signed_in, form.token()) {
-        return r.into_response();
-    }
     match state
         .app
         .revoke_my_token(&signed_in.actor, ApiTokenId(id))
