@@ -162,8 +162,9 @@ async fn unknown_routes_methods_and_bodies_answer_in_the_error_shape() -> TestRe
         // A body past the API's limit (2 MiB).
         let big = format!("{{\"label\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
         // The server answers 413 before the client has sent the whole body and closes the
-        // connection; on a loaded machine the client may see the reset before the answer.
-        // The answer itself is what is tested, so a reset is retried (a few times at most).
+        // connection: `Connection: close` keeps the client from reusing it for the next
+        // request. On a loaded machine the client may even see the reset before the answer;
+        // the answer itself is what is tested, so a reset is retried (a few times at most).
         let mut attempts = 0;
         let a = loop {
             attempts += 1;
@@ -172,6 +173,7 @@ async fn unknown_routes_methods_and_bodies_answer_in_the_error_shape() -> TestRe
                     api.raw(Method::POST, "/tokens")
                         .bearer_auth(&token)
                         .header(CONTENT_TYPE, "application/json")
+                        .header(reqwest::header::CONNECTION, "close")
                         .body(big.clone()),
                 )
                 .await;
