@@ -14,8 +14,12 @@
 //!
 //! Scenarios assert with `assert!`/`assert_eq!` and return errors from the store with `?`.
 
+pub mod api_keys;
 pub mod decisions;
+pub mod directory;
+pub mod drafts;
 pub mod fixtures;
+pub mod history;
 pub mod journal;
 pub mod outbox;
 pub mod persons;

@@ -5,9 +5,12 @@
 //! `rppsplus_test_support::db`): without it those tests are skipped, except with `CI=true`.
 
 use rppsplus_store::Backend;
+use rppsplus_store_tests::api_keys;
+use rppsplus_store_tests::directory;
+use rppsplus_store_tests::drafts;
 use rppsplus_store_tests::{
-    Failure, Outcome, decisions, journal, outbox, persons, raw, registrations, schema, sequence,
-    sessions, structures, tokens,
+    Failure, Outcome, decisions, history, journal, outbox, persons, raw, registrations, schema,
+    sequence, sessions, structures, tokens,
 };
 use rppsplus_test_support::db::TestDb;
 
@@ -127,7 +130,19 @@ macro_rules! store_scenarios {
             outbox_failures_retry_later_or_park => outbox::outbox_failures_retry_later_or_park,
             concurrent_claims_never_share_a_message => outbox::concurrent_claims_never_share_a_message,
             decision_facts_of_a_professional => decisions::decision_facts_of_a_professional,
+            drafts_round_trip => drafts::drafts_round_trip,
+            old_drafts_are_purged => drafts::old_drafts_are_purged,
+            draft_scans_are_replaced_then_attached => drafts::draft_scans_are_replaced_then_attached,
+            scans_must_be_of_an_accepted_type => drafts::scans_must_be_of_an_accepted_type,
             decision_facts_see_a_closing_at_its_version => decisions::decision_facts_see_a_closing_at_its_version,
+            decision_facts_follow_a_change_of_establishment => decisions::decision_facts_follow_a_change_of_establishment,
+            directory_keys_round_trip => api_keys::directory_keys_round_trip,
+            revoking_a_directory_key => api_keys::revoking_a_directory_key,
+            audit_rows_by_target_newest_first => history::audit_rows_by_target_newest_first,
+            directory_searches_practitioners => directory::directory_searches_practitioners,
+            directory_searches_roles_and_organizations => directory::directory_searches_roles_and_organizations,
+            practitioner_last_update_follows_their_situations => directory::practitioner_last_update_follows_their_situations,
+            keyset_pages_stay_consistent_while_rows_change => directory::keyset_pages_stay_consistent_while_rows_change,
         }
     };
 }

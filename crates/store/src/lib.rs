@@ -9,6 +9,10 @@
 
 pub mod audit;
 pub mod decisions;
+pub mod directory;
+pub mod directory_keys;
+pub mod drafts;
+pub mod history;
 pub mod outbox;
 pub mod records;
 
@@ -17,6 +21,10 @@ use jiff::Timestamp;
 use rppsplus_domain::{Finess, Idnps, Rpps};
 
 pub use decisions::*;
+pub use directory::*;
+pub use directory_keys::*;
+pub use drafts::*;
+pub use history::*;
 pub use outbox::*;
 pub use records::*;
 
@@ -91,7 +99,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A database holding the registry. Delivering the outbox is [`OutboxStore`]'s part.
 #[async_trait]
-pub trait Store: OutboxStore + DecisionStore + Send + Sync + 'static {
+pub trait Store:
+    OutboxStore + DecisionStore + DirectoryKeyStore + DirectoryStore + Send + Sync + 'static
+{
     /// Which engine this is.
     fn backend(&self) -> Backend;
 
@@ -127,9 +137,12 @@ pub trait Tx:
     + StructuresTx
     + PersonsTx
     + RegistrationsTx
+    + DraftsTx
     + HabilitationsTx
     + SessionsTx
     + JournalTx
+    + DirectoryKeysTx
+    + HistoryTx
     + Send
 {
     /// Makes every write of this transaction durable and visible.

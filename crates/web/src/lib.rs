@@ -7,10 +7,15 @@ mod access;
 mod api;
 mod assets;
 mod auth;
+mod directory_access;
 mod error;
+mod fhir;
 mod habilitations;
 mod health;
 mod pages;
+mod professionals;
+mod rate_limit;
+mod registrations;
 mod security;
 mod tokens;
 
@@ -25,6 +30,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+pub use api::DEFAULT_SELF_REGISTRATIONS_PER_HOUR;
+pub use directory_access::{DirectoryCaller, DirectorySettings, KEY_HEADER};
 pub use error::WebError;
 
 /// Settings of the web layer, passed down from the command line.
@@ -39,6 +46,11 @@ pub struct WebSettings {
     pub public_url: String,
     /// Pro Santé Connect, when configured.
     pub psc: Option<rppsplus_psc::PscConfig>,
+    /// Who may read the public directory (FHIR API, extracts), and how fast.
+    pub directory: DirectorySettings,
+    /// Self-registrations (`POST /api/v1/self-registrations`, no token) one client IP address
+    /// may submit per hour.
+    pub self_registrations_per_hour: u32,
 }
 
 impl Default for WebSettings {
@@ -48,6 +60,8 @@ impl Default for WebSettings {
             local_sign_in: false,
             public_url: "http://127.0.0.1:8080".to_owned(),
             psc: None,
+            directory: DirectorySettings::default(),
+            self_registrations_per_hour: api::DEFAULT_SELF_REGISTRATIONS_PER_HOUR,
         }
     }
 }
@@ -65,15 +79,23 @@ pub struct AppState {
     /// The Pro Santé Connect client, discovered at the first sign-in (so that the server starts
     /// even when the provider is briefly unreachable).
     psc: Arc<tokio::sync::OnceCell<rppsplus_psc::PscClient>>,
+    /// The rate limit of self-registrations, per client address.
+    self_registrations: Arc<api::rate_limit::AddressBuckets>,
 }
 
-/// Largest request body accepted (identity document scans come later, at 5 MB).
+/// Largest request body accepted, but on the upload of identity-document scans, which reads
+/// its own body (see `registrations::upload_routes`).
 const BODY_LIMIT: usize = 6 * 1024 * 1024;
 
 /// The complete router of the server.
 pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
+    let directory =
+        directory_access::Gate::new(app.clone(), settings.directory.clone(), settings.demo);
     let state = AppState {
         app,
+        self_registrations: Arc::new(api::rate_limit::AddressBuckets::per_hour(
+            settings.self_registrations_per_hour,
+        )),
         settings: Arc::new(settings),
         psc: Arc::new(tokio::sync::OnceCell::new()),
     };
@@ -82,6 +104,39 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
         .route("/", get(pages::home))
         .route("/structures", get(pages::search_structures))
         .route("/structures/{finess}", get(pages::structure))
+        .route(
+            "/structures/{finess}/professionnels",
+            get(professionals::list),
+        )
+        .route(
+            "/structures/{finess}/professionnels.csv",
+            get(professionals::export),
+        )
+        .route(
+            "/structures/{finess}/demandes/{id}/validation",
+            post(professionals::validate_pending),
+        )
+        .route(
+            "/structures/{finess}/demandes/{id}/refus",
+            post(professionals::reject_pending),
+        )
+        .route("/professionnels/{rpps}", get(professionals::professional))
+        .route(
+            "/professionnels/{rpps}/situations/{id}",
+            post(professionals::modify),
+        )
+        .route(
+            "/professionnels/{rpps}/situations/{id}/cloture",
+            post(professionals::close),
+        )
+        .route(
+            "/professionnels/{rpps}/identite",
+            post(professionals::correct_identity),
+        )
+        .route(
+            "/professionnels/{rpps}/contact",
+            post(professionals::change_contact),
+        )
         .route("/demo", get(pages::demo))
         .route("/acces", get(access::matrix))
         .route("/connexion", get(auth::sign_in))
@@ -108,6 +163,7 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
         )
         .route("/mes-jetons", get(tokens::tokens).post(tokens::create))
         .route("/mes-jetons/{id}/revocation", post(tokens::revoke))
+        .merge(registrations::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -119,10 +175,15 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
         .route("/static/{file}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
         .nest(api::PREFIX, api::router())
+        .nest(fhir::PREFIX, directory.protect(fhir::router()))
+        .merge(directory.extracts())
         .merge(pages)
+        // Every route but the upload of identity-document scans, which reads its body itself
+        // so that a file too large gets a French page (see `registrations`).
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .merge(registrations::upload_routes(state.clone()))
         .with_state(state);
     security::layer(routes)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(
             // The span names the route pattern, never the raw path or query: those may carry
             // identifiers or names typed into a search.
@@ -144,7 +205,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The client's address keys the rate limit of anonymous directory reads.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

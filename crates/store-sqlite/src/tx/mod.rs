@@ -1,6 +1,9 @@
 //! The SQLite transaction and the repository traits on it.
 
+mod directory_keys;
+mod drafts;
 mod habilitations;
+mod history;
 mod journal;
 mod persons;
 mod registrations;
