@@ -4,8 +4,9 @@
 //!
 //! The load generator is `wrk` (Debian package `wrk`), bounded in time and connections, against
 //! 127.0.0.1 only. The server is the real router on the real store (release build), with the demo
-//! data and one GENR11 professional; SQLite always, PostgreSQL when
-//! `RPPSPLUS_TEST_DATABASE_URL` is set (a throwaway database is created and dropped).
+//! data, `RPPSPLUS_BENCH_PERSONS` more professionals (default 2 000) and one GENR11
+//! professional; SQLite always, PostgreSQL when `RPPSPLUS_TEST_DATABASE_URL` is set (a
+//! throwaway database is created and dropped).
 //!
 //! ```text
 //! cargo bench -p rppsplus --bench http
@@ -117,7 +118,78 @@ fn lua(method: &str, token: Option<&str>, body: Option<&str>) -> String {
     s
 }
 
-async fn prepared(db: TestDb) -> (TestServer, String, String) {
+/// A name made of letters only, distinct for each `n`.
+fn letters(mut n: usize) -> String {
+    let mut s = String::new();
+    loop {
+        s.push(char::from(b'A' + (n % 26) as u8));
+        n /= 26;
+        if n == 0 {
+            return s;
+        }
+    }
+}
+
+/// `count` more professionals, each with one situation at the EHPAD, so that the tables a
+/// decision reads have the size at which PostgreSQL plans them as it would in production
+/// (index scans); on a few dozen rows it plans sequential scans and hash joins instead, which
+/// cost more per call and would measure something no real registry runs.
+async fn populate(server: &TestServer, structure: rppsplus_store::StructureId, count: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    let workers = 4;
+    for w in 0..workers {
+        let app = server.app.clone();
+        tasks.spawn(async move {
+            for i in (w..count).step_by(workers) {
+                let name = format!("POP{}", letters(i));
+                let person = app
+                    .create_person(
+                        &Actor::Operator,
+                        PersonInput {
+                            civility: "M".into(),
+                            sex: "M".into(),
+                            birth_name: name.clone(),
+                            usage_name: None,
+                            first_names: vec!["Paul".into()],
+                            birth_date: jiff::civil::date(
+                                1960 + (i % 40) as i16,
+                                1 + (i % 12) as i8,
+                                1 + (i % 28) as i8,
+                            ),
+                            birth_country: "99100".into(),
+                            birth_commune: Some("69123".into()),
+                            id_document: None,
+                            email: None,
+                            mobile: None,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                app.add_situation(
+                    &Actor::Operator,
+                    person.id,
+                    SituationInput {
+                        structure,
+                        profession_code: "313".into(),
+                        exercise_last_name: name,
+                        exercise_first_name: "Paul".into(),
+                        role_code: ["GENR08", "GENR09", "GENR10", "GENR11", "GENR12"][i % 5].into(),
+                        practice_mode: "S".into(),
+                        start_date: jiff::civil::date(2020, 1, 6),
+                        end_date: None,
+                    },
+                )
+                .await
+                .unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+async fn prepared(db: TestDb, population: usize) -> (TestServer, String, String) {
     let server = TestServer::start_demo(db).await.unwrap();
     let actor = Actor::Operator;
     let person = server
@@ -147,6 +219,7 @@ async fn prepared(db: TestDb) -> (TestServer, String, String) {
         .unwrap()
         .structure
         .id;
+    populate(&server, structure, population).await;
     server
         .app
         .add_situation(
@@ -183,6 +256,9 @@ fn main() {
     let duration = env_or("RPPSPLUS_BENCH_DURATION", "10s");
     let connections = env_or("RPPSPLUS_BENCH_CONNECTIONS", "16");
     let threads = env_or("RPPSPLUS_BENCH_THREADS", "2");
+    let population: usize = env_or("RPPSPLUS_BENCH_PERSONS", "2000")
+        .parse()
+        .expect("RPPSPLUS_BENCH_PERSONS is a number");
     let runtime = Arc::new(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -196,7 +272,7 @@ fn main() {
         backends.push(("postgres", pg));
     }
     println!(
-        "wrk -t{threads} -c{connections} -d{duration} --latency, server and wrk on this machine ({} CPUs)",
+        "wrk -t{threads} -c{connections} -d{duration} --latency, server and wrk on this machine ({} CPUs), demo data + {population} professionals",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();
@@ -205,7 +281,7 @@ fn main() {
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for (name, db) in backends {
-        let (server, token, body) = runtime.block_on(prepared(db));
+        let (server, token, body) = runtime.block_on(prepared(db, population));
         let endpoints = [
             (
                 "GET /api/v1/ping",

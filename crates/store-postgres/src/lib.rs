@@ -20,6 +20,7 @@
 
 mod convert;
 mod decisions;
+mod directory;
 mod error;
 mod outbox;
 mod rows;
@@ -44,6 +45,10 @@ const POOL_SIZE: u32 = 10;
 /// How long a request waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A connection idle for longer than this is checked (one round trip) before it is handed
+/// out; a busier one is not (see [`PgStore::connect`]).
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// A registry stored in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -55,9 +60,23 @@ impl PgStore {
     /// Does not migrate: call [`Store::migrate`] (the `migrate` command does, before a new
     /// version starts).
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        // sqlx checks every connection it hands out with a round trip of its own by default,
+        // and again when it takes it back: three round trips for a one-statement read such as
+        // an access decision. The check when taken back stays (it also flushes a dropped
+        // statement); the one before is kept only for connections that sat idle, the ones a
+        // database restart or a network cut may have broken meanwhile.
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > CHECK_IF_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await
             .map_err(store_error)?;

@@ -1,5 +1,10 @@
 //! Reads for access decisions: one statement on the read pool (see
 //! [`rppsplus_store::DecisionStore`]).
+//!
+//! The statements are kept as small as the answer allows, because every decision runs one:
+//! the situation carries its establishment's FINESS (no join with `structures`), one covering
+//! index on `situations (person_id, id, …)` holds every column read, and the few rows are put
+//! in order here (see the migration `decision_speed`).
 
 use async_trait::async_trait;
 use rppsplus_domain::Idnps;
@@ -7,6 +12,7 @@ use rppsplus_store::{
     ApiToken, DecisionFacts, DecisionSituation, DecisionStore, PersonId, SituationId, StoreError,
     StoreResult,
 };
+use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, Row};
 
 use crate::SqliteStore;
@@ -17,78 +23,78 @@ use crate::rows::ApiTokenRow;
 /// The change-feed head, the person and their situations: one row per situation, or one row
 /// with NULLs when the person has none or does not exist. A single SELECT reads one snapshot of
 /// the WAL, so the head and the situations are of the same committed state.
-const FACTS: &str =
-    "SELECT h.change_seq, p.id, s.id, st.finess, s.role_code, s.start_date, s.end_date,
-            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END
+const FACTS: &str = "SELECT h.change_seq, p.id AS p_id, s.id AS s_id,
+            s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
+            s.end_date AS s_end,
+            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END AS s_closed_at
      FROM journal_head h
      LEFT JOIN persons p ON p.idnps = $1
      LEFT JOIN situations s ON s.person_id = p.id
-     LEFT JOIN structures st ON st.id = s.structure_id
-     WHERE h.id = 1
-     ORDER BY s.id";
+     WHERE h.id = 1";
 
 /// [`FACTS`] and the unrevoked token with the hash `$2` (NULLs when there is none), in one
 /// statement and so one snapshot.
-const FACTS_FOR_TOKEN: &str =
-    "SELECT h.change_seq, t.id, t.hash, t.kind, t.person_id, t.system_name,
-            t.label, t.created_at, t.last_used_at, t.revoked_at, p.id AS p_id, s.id AS s_id,
-            st.finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
+const FACTS_FOR_TOKEN: &str = "SELECT h.change_seq, t.id, t.hash, t.kind, t.person_id,
+            t.system_name, t.label, t.created_at, t.last_used_at, t.revoked_at,
+            p.id AS p_id, s.id AS s_id,
+            s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
             s.end_date AS s_end,
             CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END AS s_closed_at
      FROM journal_head h
      LEFT JOIN api_tokens t ON t.hash = $2 AND t.revoked_at IS NULL
      LEFT JOIN persons p ON p.idnps = $1
      LEFT JOIN situations s ON s.person_id = p.id
-     LEFT JOIN structures st ON st.id = s.structure_id
-     WHERE h.id = 1
-     ORDER BY s.id";
+     WHERE h.id = 1";
 
-type FactsRow = (
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-);
+/// The facts in the rows of [`FACTS`] or [`FACTS_FOR_TOKEN`], situations oldest first.
+fn facts(rows: &[SqliteRow]) -> StoreResult<DecisionFacts> {
+    let Some(first) = rows.first() else {
+        return Err(StoreError::Corrupt(
+            "the journal head row is missing".into(),
+        ));
+    };
+    let registry_version: i64 = first.try_get("change_seq").map_err(store_error)?;
+    let person: Option<i64> = first.try_get("p_id").map_err(store_error)?;
+    let mut situations = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: Option<i64> = row.try_get("s_id").map_err(store_error)?;
+        let structure: Option<String> = row.try_get("s_finess").map_err(store_error)?;
+        let role_code: Option<String> = row.try_get("s_role").map_err(store_error)?;
+        let start: Option<String> = row.try_get("s_start").map_err(store_error)?;
+        let end: Option<String> = row.try_get("s_end").map_err(store_error)?;
+        let closed_at: Option<i64> = row.try_get("s_closed_at").map_err(store_error)?;
+        let (Some(id), Some(structure), Some(role_code), Some(start)) =
+            (id, structure, role_code, start)
+        else {
+            continue;
+        };
+        situations.push(DecisionSituation {
+            id: SituationId(id),
+            structure: finess(&structure)?,
+            role_code,
+            start_date: date(&start)?,
+            end_date: opt_date(end.as_deref())?,
+            closed_at: opt_instant(closed_at)?,
+        });
+    }
+    situations.sort_unstable_by_key(|s| s.id.0);
+    Ok(DecisionFacts {
+        registry_version,
+        person: person.map(PersonId),
+        situations,
+    })
+}
 
 #[async_trait]
 impl DecisionStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn decision_facts(&self, idnps: &Idnps) -> StoreResult<DecisionFacts> {
-        let rows: Vec<FactsRow> = sqlx::query_as(FACTS)
+        let rows = sqlx::query(FACTS)
             .bind(idnps.as_str())
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        let Some(&(registry_version, person, ..)) = rows.first() else {
-            return Err(StoreError::Corrupt(
-                "the journal head row is missing".into(),
-            ));
-        };
-        let mut situations = Vec::with_capacity(rows.len());
-        for (_, _, id, structure, role_code, start, end, closed_at) in rows {
-            let (Some(id), Some(structure), Some(role_code), Some(start)) =
-                (id, structure, role_code, start)
-            else {
-                continue;
-            };
-            situations.push(DecisionSituation {
-                id: SituationId(id),
-                structure: finess(&structure)?,
-                role_code,
-                start_date: date(&start)?,
-                end_date: opt_date(end.as_deref())?,
-                closed_at: opt_instant(closed_at)?,
-            });
-        }
-        Ok(DecisionFacts {
-            registry_version,
-            person: person.map(PersonId),
-            situations,
-        })
+        facts(&rows)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -117,51 +123,21 @@ impl DecisionStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        let Some(first) = rows.first() else {
-            return Err(StoreError::Corrupt(
-                "the journal head row is missing".into(),
-            ));
-        };
-        let registry_version: i64 = first.try_get("change_seq").map_err(store_error)?;
-        let person: Option<i64> = first.try_get("p_id").map_err(store_error)?;
-        let token_id: Option<i64> = first.try_get("id").map_err(store_error)?;
-        let token = match token_id {
-            Some(_) => Some(
-                ApiTokenRow::from_row(first)
+        let token = match rows.first() {
+            Some(first)
+                if first
+                    .try_get::<Option<i64>, _>("id")
                     .map_err(store_error)?
-                    .into_token()?,
-            ),
-            None => None,
+                    .is_some() =>
+            {
+                Some(
+                    ApiTokenRow::from_row(first)
+                        .map_err(store_error)?
+                        .into_token()?,
+                )
+            }
+            _ => None,
         };
-        let mut situations = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: Option<i64> = row.try_get("s_id").map_err(store_error)?;
-            let structure: Option<String> = row.try_get("s_finess").map_err(store_error)?;
-            let role_code: Option<String> = row.try_get("s_role").map_err(store_error)?;
-            let start: Option<String> = row.try_get("s_start").map_err(store_error)?;
-            let end: Option<String> = row.try_get("s_end").map_err(store_error)?;
-            let closed_at: Option<i64> = row.try_get("s_closed_at").map_err(store_error)?;
-            let (Some(id), Some(structure), Some(role_code), Some(start)) =
-                (id, structure, role_code, start)
-            else {
-                continue;
-            };
-            situations.push(DecisionSituation {
-                id: SituationId(id),
-                structure: finess(&structure)?,
-                role_code,
-                start_date: date(&start)?,
-                end_date: opt_date(end.as_deref())?,
-                closed_at: opt_instant(closed_at)?,
-            });
-        }
-        Ok((
-            token,
-            DecisionFacts {
-                registry_version,
-                person: person.map(PersonId),
-                situations,
-            },
-        ))
+        Ok((token, facts(&rows)?))
     }
 }

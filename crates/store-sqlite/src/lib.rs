@@ -19,6 +19,7 @@
 
 mod convert;
 mod decisions;
+mod directory;
 mod error;
 mod outbox;
 mod rows;
@@ -92,8 +93,11 @@ impl SqliteStore {
         } else {
             // `query_only` turns any write attempted through a reader into an error.
             let reader_options = base.create_if_missing(false).pragma("query_only", "ON");
+            // A file connection does not break while idle: sqlx's check before handing one out
+            // (a hand-off to the connection's thread and back) would only add to every read.
             SqlitePoolOptions::new()
                 .max_connections(READ_POOL_SIZE)
+                .test_before_acquire(false)
                 .connect_with(reader_options)
                 .await
                 .map_err(store_error)?

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use jiff::civil::date;
-use rppsplus_store::{DecisionSituation, NewApiToken, NewChange, Store, TokenHolder};
+use rppsplus_store::{
+    DecisionSituation, NewApiToken, NewChange, SituationChange, Store, TokenHolder,
+};
 
 use crate::fixtures::{self, at};
 use crate::{Failure, Outcome};
@@ -168,5 +170,67 @@ pub async fn decision_facts_see_a_closing_at_its_version(store: Arc<dyn Store>) 
     assert_eq!(after.registry_version, closed_at);
     assert_eq!(after.situations[0].end_date, Some(date(2025, 3, 31)));
     assert_eq!(after.situations[0].closed_at, Some(at(9000)?));
+    Ok(())
+}
+
+/// A decision reads the FINESS kept on the situation: moving a situation to another
+/// establishment moves it at once, and in the same snapshot as the move's change-feed row.
+pub async fn decision_facts_follow_a_change_of_establishment(store: Arc<dyn Store>) -> Outcome {
+    let ej = fixtures::legal_entity(1)?;
+    let eg = fixtures::establishment(2, &ej.finess)?;
+    let eg2 = fixtures::establishment(3, &ej.finess)?;
+    let mut tx = store.begin().await?;
+    tx.upsert_structure(&ej).await?;
+    let eg_id = tx.upsert_structure(&eg).await?.id();
+    let eg2_id = tx.upsert_structure(&eg2).await?.id();
+    let person = fixtures::person(1)?;
+    let person_id = tx.insert_person(&person).await?;
+    let ex = tx
+        .insert_exercise(&fixtures::exercise(person_id, 1)?)
+        .await?;
+    let new = fixtures::situation(ex, person_id, eg_id, date(2020, 1, 6), 1)?;
+    let id = tx.insert_situation(&new).await?;
+    tx.commit().await?;
+
+    let before = store.decision_facts(&person.idnps).await?;
+    assert_eq!(before.situations.len(), 1);
+    assert_eq!(before.situations[0].structure, eg.finess);
+
+    let mut tx = store.begin().await?;
+    tx.update_situation(
+        id,
+        1,
+        &SituationChange {
+            exercise_last_name: "DUPONT".into(),
+            exercise_first_name: "Marie".into(),
+            profession_code: "313".into(),
+            role_code: "GENR11".into(),
+            practice_mode: new.practice_mode.clone(),
+            structure: eg2_id,
+            start_date: new.start_date,
+            end_date: None,
+            at: at(9300)?,
+        },
+    )
+    .await?;
+    let moved_at = tx.append_change(&change(id.0, 3)?).await?;
+    // Not committed yet: another reader still sees the first establishment.
+    let during = store.decision_facts(&person.idnps).await?;
+    assert_eq!(during.situations[0].structure, eg.finess);
+    tx.commit().await?;
+
+    let after = store.decision_facts(&person.idnps).await?;
+    assert_eq!(after.registry_version, moved_at);
+    assert_eq!(
+        after.situations,
+        vec![DecisionSituation {
+            id,
+            structure: eg2.finess.clone(),
+            role_code: "GENR11".into(),
+            start_date: date(2020, 1, 6),
+            end_date: None,
+            closed_at: None,
+        }]
+    );
     Ok(())
 }
