@@ -37,6 +37,13 @@ use crate::access::{authorize, node_of, principal_of};
 use crate::persons::{PersonInput, SituationInput, add_situation_in, create_person_in};
 use crate::{Actor, App, AppError, AppResult, FieldError, journal, paris_date};
 
+mod history;
+mod mail;
+mod roster;
+
+pub use history::HistoryEntry;
+pub use roster::{Roster, RosterFilter, RosterRow};
+
 /// At most this many persons share a birth date in the candidate lookup.
 const CANDIDATES_PER_BIRTH_DATE: u32 = 500;
 
@@ -251,26 +258,11 @@ impl App {
     /// A professional by RPPS number, with their situations at establishments the actor may
     /// manage; not found when there is none (the actor may not see them).
     pub async fn professional(&self, actor: &Actor, rpps: &str) -> AppResult<ProfessionalView> {
-        let rpps = Rpps::parse(rpps.trim()).map_err(|_| AppError::NotFound)?;
         let at = self.now();
         let mut tx = self.store.begin().await?;
-        let principal = principal_of(&mut tx, actor).await?;
-        let person = tx.person_by_rpps(&rpps).await?.ok_or(AppError::NotFound)?;
-        let mut situations = Vec::new();
-        for s in tx.situations_of_person(person.id).await? {
-            let Some(structure) = tx.structure(s.record.structure).await? else {
-                continue;
-            };
-            let node = node_of(&mut tx, &structure).await?;
-            if authz::permits(&principal, Action::ManageProfessionals, node) {
-                situations.push(view(s, &structure, at));
-            }
-        }
+        let found = professional_in(&mut tx, actor, rpps, at).await?;
         tx.rollback().await?;
-        if situations.is_empty() && principal != Principal::Operator {
-            return Err(AppError::NotFound);
-        }
-        Ok(ProfessionalView { person, situations })
+        Ok(found)
     }
 
     /// The professionals of an establishment (or of every establishment of a legal entity).
@@ -379,11 +371,21 @@ impl App {
             Some(m) => check_mode(&mut errors, "practice_mode", Some(m)),
             None => Some(current.record.practice_mode.clone()),
         };
+        // A situation keeps its exercise names: a blank one is an error, not "unchanged".
         let last = match patch.exercise_last_name.as_deref() {
+            Some(n) if n.trim().is_empty() => {
+                required_text(&mut errors, "exercise_last_name", None, "le nom d'exercice")
+            }
             Some(n) => check_exercise_name(&mut errors, "exercise_last_name", Some(n)),
             None => Some(current.exercise.exercise_last_name.clone()),
         };
         let first = match patch.exercise_first_name.as_deref() {
+            Some(n) if n.trim().is_empty() => required_text(
+                &mut errors,
+                "exercise_first_name",
+                None,
+                "le prénom d'exercice",
+            ),
             Some(n) => check_exercise_name(&mut errors, "exercise_first_name", Some(n)),
             None => Some(current.exercise.exercise_first_name.clone()),
         };
@@ -618,6 +620,8 @@ impl App {
             "updated",
         )
         .await?;
+        mail::identity_corrected(&mut tx, at, person.id, version, &record, &changed, &reason)
+            .await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -690,6 +694,16 @@ impl App {
             ("person", person.id.0),
             json!({ "fields": changed, "version": version }),
             "updated",
+        )
+        .await?;
+        mail::contact_changed(
+            &mut tx,
+            at,
+            person.id,
+            version,
+            &person.record,
+            &record,
+            &changed,
         )
         .await?;
         tx.commit().await?;
@@ -819,7 +833,7 @@ impl App {
     ) -> AppResult<()> {
         let at = self.now();
         let mut tx = self.store.begin().await?;
-        let (_, by) = pending_for_decision(&mut tx, actor, id).await?;
+        let (pending, by) = pending_for_decision(&mut tx, actor, id).await?;
         let mut errors = Vec::new();
         let Some(reason) = required_text(&mut errors, "reason", reason, "le motif du refus") else {
             return Err(AppError::Invalid(errors));
@@ -844,6 +858,19 @@ impl App {
             ("pending_registration", id.0),
             json!({ "reason": reason }),
             "updated",
+        )
+        .await?;
+        let structure = tx
+            .structure(pending.record.structure)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        mail::self_registration_rejected(
+            &mut tx,
+            at,
+            id,
+            &stored_input(&pending)?,
+            &structure.record.name,
+            &reason,
         )
         .await?;
         tx.commit().await.map_err(AppError::from)
@@ -900,7 +927,7 @@ async fn close_in(
 }
 
 /// A registration whose every field is valid.
-struct Validated {
+pub(crate) struct Validated {
     identity: CivilIdentity,
     email: Option<String>,
     mobile: Option<String>,
@@ -917,7 +944,7 @@ struct Validated {
 /// Checks every field of a registration, collecting every problem. `scope_of` is the actor
 /// whose scope must cover the establishment (none for a self-registration, which only names
 /// it).
-async fn validate_in(
+pub(crate) async fn validate_in(
     tx: &mut Box<dyn Tx>,
     scope_of: Option<&Actor>,
     at: Timestamp,
@@ -1071,7 +1098,7 @@ async fn validate_in(
 
 /// Registers inside the caller's transaction; on a strong match nothing is written and the
 /// caller rolls back.
-async fn register_in(
+pub(crate) async fn register_in(
     tx: &mut Box<dyn Tx>,
     actor: &Actor,
     at: Timestamp,
@@ -1295,6 +1322,32 @@ async fn pending_for_decision(
         });
     }
     Ok((pending, by))
+}
+
+/// [`App::professional`] inside the caller's transaction.
+async fn professional_in(
+    tx: &mut Box<dyn Tx>,
+    actor: &Actor,
+    rpps: &str,
+    at: Timestamp,
+) -> AppResult<ProfessionalView> {
+    let rpps = Rpps::parse(rpps.trim()).map_err(|_| AppError::NotFound)?;
+    let principal = principal_of(tx, actor).await?;
+    let person = tx.person_by_rpps(&rpps).await?.ok_or(AppError::NotFound)?;
+    let mut situations = Vec::new();
+    for s in tx.situations_of_person(person.id).await? {
+        let Some(structure) = tx.structure(s.record.structure).await? else {
+            continue;
+        };
+        let node = node_of(tx, &structure).await?;
+        if authz::permits(&principal, Action::ManageProfessionals, node) {
+            situations.push(view(s, &structure, at));
+        }
+    }
+    if situations.is_empty() && principal != Principal::Operator {
+        return Err(AppError::NotFound);
+    }
+    Ok(ProfessionalView { person, situations })
 }
 
 /// A person the actor may manage: one with a situation at an establishment in the actor's

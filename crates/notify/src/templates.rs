@@ -14,6 +14,15 @@ pub const KIND_RPPS_NUMBER: &str = "mail.rpps_number";
 pub const KIND_ECPS_READY: &str = "mail.ecps_ready";
 /// A situation d'exercice was created, modified, closed or its closure scheduled.
 pub const KIND_SITUATION_CHANGE: &str = "mail.situation_change";
+/// The civil identity was corrected (to the person's address).
+pub const KIND_IDENTITY_CORRECTED: &str = "mail.identity_corrected";
+/// The e-mail or mobile changed (to the address now on record).
+pub const KIND_CONTACT_CHANGED: &str = "mail.contact_changed";
+/// The e-mail was replaced or removed (a notice to the address no longer on record, so that a
+/// change the person did not ask for does not go unnoticed).
+pub const KIND_CONTACT_CHANGED_NOTICE: &str = "mail.contact_changed_notice";
+/// A manager rejected a self-registration (to the address it was submitted with).
+pub const KIND_SELF_REGISTRATION_REJECTED: &str = "mail.self_registration_rejected";
 
 /// A mail ready to be addressed and sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +81,46 @@ struct SituationPayload {
     end_date: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct IdentityPayload {
+    to: String,
+    first_name: String,
+    last_name: String,
+    fields: Vec<String>,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+struct ContactPayload {
+    to: String,
+    first_name: String,
+    last_name: String,
+    fields: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RejectionPayload {
+    to: String,
+    first_name: String,
+    last_name: String,
+    structure_name: String,
+    reason: String,
+}
+
 /// Renders the mail of an outbox message.
 pub fn render(kind: &str, payload: &serde_json::Value) -> Result<RenderedMail, TemplateError> {
     match kind {
         KIND_RPPS_NUMBER => rpps_number(parse(KIND_RPPS_NUMBER, payload)?),
         KIND_ECPS_READY => ecps_ready(parse(KIND_ECPS_READY, payload)?),
         KIND_SITUATION_CHANGE => situation_change(parse(KIND_SITUATION_CHANGE, payload)?),
+        KIND_IDENTITY_CORRECTED => identity_corrected(parse(KIND_IDENTITY_CORRECTED, payload)?),
+        KIND_CONTACT_CHANGED => contact_changed(parse(KIND_CONTACT_CHANGED, payload)?),
+        KIND_CONTACT_CHANGED_NOTICE => {
+            contact_changed_notice(parse(KIND_CONTACT_CHANGED_NOTICE, payload)?)
+        }
+        KIND_SELF_REGISTRATION_REJECTED => {
+            self_registration_rejected(parse(KIND_SELF_REGISTRATION_REJECTED, payload)?)
+        }
         other => Err(TemplateError::UnknownKind(
             // A kind is a short code; keep the error short whatever was stored.
             other.chars().take(64).collect(),
@@ -311,6 +354,157 @@ fn situation_change(p: SituationPayload) -> Result<RenderedMail, TemplateError> 
     })
 }
 
+/// The French names of the fields a mail lists, in the order given; an unknown field name is
+/// an error (the application and its templates ship together).
+fn field_labels(kind: &'static str, fields: &[String]) -> Result<String, TemplateError> {
+    if fields.is_empty() {
+        return Err(invalid(kind, "field `fields` is empty"));
+    }
+    let labels = fields
+        .iter()
+        .map(|f| match f.as_str() {
+            "civility" => Ok("civilité"),
+            "sex" => Ok("sexe"),
+            "birth_name" => Ok("nom de naissance"),
+            "usage_name" => Ok("nom d'usage"),
+            "first_names" => Ok("prénoms"),
+            "birth_date" => Ok("date de naissance"),
+            "birth_country" => Ok("pays de naissance"),
+            "birth_commune" => Ok("commune de naissance"),
+            "id_document" => Ok("pièce d'identité"),
+            "email" => Ok("adresse e-mail"),
+            "mobile" => Ok("numéro de mobile"),
+            _ => Err(invalid(kind, "field `fields` names an unknown field")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(labels.join(", "))
+}
+
+/// A text written by a manager (a reason), trimmed; it must not be empty.
+fn reason_text(kind: &'static str, reason: &str) -> Result<String, TemplateError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(invalid(kind, "field `reason` is empty"));
+    }
+    Ok(reason.to_owned())
+}
+
+/// Plain text paragraphs to HTML ones: escaped, one `<p>` each.
+fn html_paragraphs(paragraphs: &[&str]) -> String {
+    paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>\n", escape_html(p)))
+        .collect()
+}
+
+/// A mail made of a greeting and paragraphs, in both forms.
+fn simple_mail(to: String, subject: String, name: &str, paragraphs: &[&str]) -> RenderedMail {
+    let text = format!(
+        "Bonjour {name},\n\n{}\n{SIGNATURE_TEXT}",
+        paragraphs.join("\n\n")
+    );
+    let greeting = format!("Bonjour {name},");
+    let html = html_page(
+        &subject,
+        &format!(
+            "{}{}",
+            html_paragraphs(&[&greeting]),
+            html_paragraphs(paragraphs)
+        ),
+    );
+    RenderedMail {
+        to,
+        subject,
+        text,
+        html,
+    }
+}
+
+const ASK_THE_MANAGER: &str = "Si ce changement vous semble inexact, ou si vous n'en êtes pas à \
+     l'origine, adressez-vous au gestionnaire RPPS+ de votre établissement.";
+
+fn identity_corrected(p: IdentityPayload) -> Result<RenderedMail, TemplateError> {
+    let kind = KIND_IDENTITY_CORRECTED;
+    let fields = field_labels(kind, &p.fields)?;
+    let reason = reason_text(kind, &p.reason)?;
+    let name = full_name(&p.first_name, &p.last_name);
+    let changed =
+        format!("Votre état civil a été corrigé dans RPPS+. Éléments corrigés : {fields}.");
+    let why = format!("Motif de la correction : {reason}");
+    let rest = "Votre numéro RPPS reste le même. Vous apparaîtrez sous votre état civil corrigé \
+                dans les services qui utilisent RPPS+.";
+    Ok(simple_mail(
+        p.to,
+        "Votre état civil a été corrigé".to_owned(),
+        &name,
+        &[&changed, &why, rest, ASK_THE_MANAGER],
+    ))
+}
+
+fn contact_changed(p: ContactPayload) -> Result<RenderedMail, TemplateError> {
+    let kind = KIND_CONTACT_CHANGED;
+    let fields = field_labels(kind, &p.fields)?;
+    let name = full_name(&p.first_name, &p.last_name);
+    let changed =
+        format!("Vos coordonnées ont été modifiées dans RPPS+. Éléments modifiés : {fields}.");
+    let mut paragraphs: Vec<&str> = vec![&changed];
+    if p.fields.iter().any(|f| f == "email") {
+        paragraphs.push(
+            "RPPS+ vous écrira désormais à cette adresse, notamment pour activer votre e-CPS.",
+        );
+    }
+    paragraphs.push(ASK_THE_MANAGER);
+    Ok(simple_mail(
+        p.to,
+        "Vos coordonnées ont été modifiées".to_owned(),
+        &name,
+        &paragraphs,
+    ))
+}
+
+fn contact_changed_notice(p: ContactPayload) -> Result<RenderedMail, TemplateError> {
+    let kind = KIND_CONTACT_CHANGED_NOTICE;
+    if !p.fields.iter().any(|f| f == "email") {
+        return Err(invalid(kind, "field `fields` does not name `email`"));
+    }
+    field_labels(kind, &p.fields)?;
+    let name = full_name(&p.first_name, &p.last_name);
+    Ok(simple_mail(
+        p.to,
+        "Votre adresse e-mail a été remplacée".to_owned(),
+        &name,
+        &[
+            "L'adresse e-mail enregistrée pour vous dans RPPS+ a été remplacée : RPPS+ ne vous \
+             écrira plus à cette adresse.",
+            "Si vous n'êtes pas à l'origine de ce changement, adressez-vous sans tarder au \
+             gestionnaire RPPS+ de votre établissement.",
+        ],
+    ))
+}
+
+fn self_registration_rejected(p: RejectionPayload) -> Result<RenderedMail, TemplateError> {
+    let kind = KIND_SELF_REGISTRATION_REJECTED;
+    let reason = reason_text(kind, &p.reason)?;
+    let name = full_name(&p.first_name, &p.last_name);
+    let structure = one_line(&p.structure_name);
+    let refused = format!(
+        "Votre demande d'enregistrement dans RPPS+ auprès de « {structure} » n'a pas été \
+         acceptée par le gestionnaire RPPS+ de cet établissement."
+    );
+    let why = format!("Motif du refus : {reason}");
+    Ok(simple_mail(
+        p.to,
+        "Votre demande d'enregistrement RPPS+ n'a pas été acceptée".to_owned(),
+        &name,
+        &[
+            &refused,
+            &why,
+            "Aucun numéro RPPS ne vous a été attribué à la suite de cette demande. Pour toute \
+             question, adressez-vous à cet établissement.",
+        ],
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +576,125 @@ mod tests {
             assert!(m.text.contains(needle), "{change}: {}", m.text);
             assert!(m.text.contains("« EHPAD Les Tilleuls »"));
         }
+        Ok(())
+    }
+
+    #[test]
+    fn the_identity_mail_lists_the_fields_and_the_reason() -> Result<(), TemplateError> {
+        let m = render(
+            KIND_IDENTITY_CORRECTED,
+            &json!({"person_id": 7, "to": "j@example.org", "first_name": "Jeanne",
+                    "last_name": "Durand", "fields": ["birth_name", "first_names"],
+                    "reason": "Erreur de saisie <corrigée>"}),
+        )?;
+        assert_eq!(m.subject, "Votre état civil a été corrigé");
+        assert_eq!(m.to, "j@example.org");
+        assert!(m.text.contains("Bonjour Jeanne Durand,"));
+        assert!(
+            m.text
+                .contains("Éléments corrigés : nom de naissance, prénoms."),
+            "{}",
+            m.text
+        );
+        assert!(
+            m.text
+                .contains("Motif de la correction : Erreur de saisie <corrigée>")
+        );
+        assert!(m.html.contains("Erreur de saisie &lt;corrigée&gt;"));
+        assert!(!m.html.contains("<corrigée>"));
+        let Err(e) = render(
+            KIND_IDENTITY_CORRECTED,
+            &json!({"to": "j@example.org", "first_name": "J", "last_name": "D",
+                    "fields": ["password"], "reason": "x"}),
+        ) else {
+            panic!("an unknown field must not render");
+        };
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        assert!(
+            render(
+                KIND_IDENTITY_CORRECTED,
+                &json!({"to": "j@example.org", "first_name": "J", "last_name": "D",
+                        "fields": [], "reason": "x"}),
+            )
+            .is_err()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_contact_mails_tell_the_new_and_the_old_address() -> Result<(), TemplateError> {
+        let both = json!({"to": "new@example.org", "first_name": "Jeanne", "last_name": "Durand",
+                          "fields": ["email", "mobile"]});
+        let m = render(KIND_CONTACT_CHANGED, &both)?;
+        assert_eq!(m.subject, "Vos coordonnées ont été modifiées");
+        assert!(
+            m.text
+                .contains("Éléments modifiés : adresse e-mail, numéro de mobile.")
+        );
+        assert!(m.text.contains("vous écrira désormais à cette adresse"));
+        let mobile = render(
+            KIND_CONTACT_CHANGED,
+            &json!({"to": "same@example.org", "first_name": "Jeanne", "last_name": "Durand",
+                    "fields": ["mobile"]}),
+        )?;
+        assert!(
+            mobile
+                .text
+                .contains("Éléments modifiés : numéro de mobile.")
+        );
+        assert!(!mobile.text.contains("désormais à cette adresse"));
+
+        let old = json!({"to": "old@example.org", "first_name": "Jeanne", "last_name": "Durand",
+                         "fields": ["email"]});
+        let n = render(KIND_CONTACT_CHANGED_NOTICE, &old)?;
+        assert_eq!(n.to, "old@example.org");
+        assert_eq!(n.subject, "Votre adresse e-mail a été remplacée");
+        assert!(n.text.contains("ne vous écrira plus à cette adresse"));
+        assert!(
+            !n.text.contains("new@example.org"),
+            "the new address is not told"
+        );
+        assert!(
+            render(
+                KIND_CONTACT_CHANGED_NOTICE,
+                &json!({"to": "old@example.org", "first_name": "J", "last_name": "D",
+                        "fields": ["mobile"]}),
+            )
+            .is_err(),
+            "a notice is only for a replaced e-mail"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_rejection_mail_gives_the_structure_and_the_reason() -> Result<(), TemplateError> {
+        let m = render(
+            KIND_SELF_REGISTRATION_REJECTED,
+            &json!({"to": "j@example.org", "first_name": "Jeanne", "last_name": "Durand",
+                    "structure_name": "EHPAD\nLes Tilleuls", "reason": "Inconnue de nos services"}),
+        )?;
+        assert_eq!(
+            m.subject,
+            "Votre demande d'enregistrement RPPS+ n'a pas été acceptée"
+        );
+        assert!(
+            m.text.contains("auprès de « EHPAD Les Tilleuls »"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("Motif du refus : Inconnue de nos services"));
+        assert!(
+            m.html
+                .contains("<p>Motif du refus : Inconnue de nos services</p>")
+        );
+        assert!(
+            render(
+                KIND_SELF_REGISTRATION_REJECTED,
+                &json!({"to": "j@example.org", "first_name": "J", "last_name": "D",
+                        "structure_name": "S", "reason": "  "}),
+            )
+            .is_err()
+        );
         Ok(())
     }
 

@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod habilitations;
 mod me;
+pub(crate) mod rate_limit;
 mod registrations;
 mod structures;
 mod tokens;
@@ -30,6 +31,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use error::ApiError;
+pub use rate_limit::DEFAULT_SELF_REGISTRATIONS_PER_HOUR;
 
 /// Where the API is mounted.
 pub const PREFIX: &str = "/api/v1";

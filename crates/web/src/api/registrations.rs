@@ -922,7 +922,7 @@ pub struct PendingBody {
 
 /// Submit one's own registration, naming one's establishment (no token: the person has no
 /// RPPS number yet). Checked like a manager's registration; it then waits for a manager of
-/// that establishment to validate or reject it.
+/// that establishment to validate or reject it. Rate-limited per client address.
 #[utoipa::path(
     post,
     path = "/self-registrations",
@@ -934,10 +934,13 @@ pub struct PendingBody {
         (status = 202, description = "Stored, pending.", body = PendingBody),
         (status = 400, description = "The body is not a JSON object of this shape.", body = ErrorBody),
         (status = 422, description = "Every invalid field; nothing stored.", body = ErrorBody),
+        (status = 429, description = "Too many submissions from this client address (`too_many_requests`); nothing stored. `Retry-After` gives the seconds to wait.", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds before the next submission is accepted."))),
     ),
 )]
 pub async fn submit_self(
     State(state): State<AppState>,
+    _allowed: super::rate_limit::SelfRegistrationAllowed,
     ApiJson(body): ApiJson<RegistrationBody>,
 ) -> Result<(StatusCode, Json<PendingBody>), ApiError> {
     let id = state
