@@ -78,7 +78,7 @@ enum Card {
 
 /// Explains a use-case refusal on standard error; the exit code is 2 for invalid input, 1
 /// otherwise.
-fn refused(e: AppError) -> anyhow::Result<ExitCode> {
+pub(crate) fn refused(e: AppError) -> anyhow::Result<ExitCode> {
     match e {
         AppError::Invalid(fields) => {
             for f in fields {

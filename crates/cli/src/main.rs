@@ -4,6 +4,7 @@
 //! storage backend from the database URL, and wires the use cases to the web layer.
 
 mod admin;
+mod directory;
 mod export;
 mod import;
 mod mail;
@@ -85,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
+    /// Keys of the public directory (FHIR API, extracts over HTTP).
+    Apikey {
+        #[command(subcommand)]
+        command: directory::ApikeyCommand,
+    },
     /// Legal representatives (représentants légaux) of structures.
     Rl {
         #[command(subcommand)]
@@ -143,6 +149,22 @@ struct ServeArgs {
 
     #[command(flatten)]
     mail: mail::MailArgs,
+
+    #[command(flatten)]
+    directory: directory::DirectoryArgs,
+
+    /// Self-registrations (`POST /api/v1/self-registrations`, the API call that needs no
+    /// token) one client IP address may submit per hour. A token bucket per address holds an
+    /// hour's worth and refills continuously; beyond it the API answers 429
+    /// `too_many_requests` with `Retry-After`. Every submission counts, invalid ones included.
+    /// Kept in each instance's memory: with n instances, n times this rate.
+    #[arg(
+        long,
+        env = "RPPSPLUS_SELF_REGISTRATIONS_PER_HOUR",
+        default_value_t = rppsplus_web::DEFAULT_SELF_REGISTRATIONS_PER_HOUR,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    self_registrations_per_hour: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export { command } => export::run(g, command).await,
         Command::Token { command } => admin::token(g, command).await,
         Command::Rl { command } => admin::rl(g, command).await,
+        Command::Apikey { command } => directory::apikey(g, command).await,
         Command::Mail { command } => mail::run(g, command).await,
         Command::Demo {
             command: DemoCommand::Info,
@@ -297,6 +320,8 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             local_sign_in,
             public_url,
             psc,
+            directory: args.directory.settings(),
+            self_registrations_per_hour: args.self_registrations_per_hour,
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
