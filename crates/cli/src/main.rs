@@ -153,6 +153,13 @@ struct ServeArgs {
     #[command(flatten)]
     directory: directory::DirectoryArgs,
 
+    /// The secret signing the tokens of the forms filled without signing in (the public
+    /// self-registration page). Give every instance behind one load balancer the same value
+    /// (prefer the environment variable); without it each process draws its own, and a form
+    /// opened before a restart or on another instance must be sent twice.
+    #[arg(long, env = "RPPSPLUS_FORM_SECRET", hide_env_values = true)]
+    form_secret: Option<String>,
+
     /// Self-registrations (`POST /api/v1/self-registrations`, the API call that needs no
     /// token) one client IP address may submit per hour. A token bucket per address holds an
     /// hour's worth and refills continuously; beyond it the API answers 429
@@ -322,6 +329,7 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             psc,
             directory: args.directory.settings(),
             self_registrations_per_hour: args.self_registrations_per_hour,
+            form_secret: args.form_secret.clone(),
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)

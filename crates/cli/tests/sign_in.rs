@@ -387,8 +387,7 @@ async fn session_cookies_are_protected_and_expire_when_idle() -> TestResult {
         local_sign_in: true,
         public_url: "https://rpps.example".to_owned(),
         psc: None,
-        directory: Default::default(),
-        self_registrations_per_hour: rppsplus_web::DEFAULT_SELF_REGISTRATIONS_PER_HOUR,
+        ..WebSettings::default()
     };
     let server =
         TestServer::start_with_clock(TestDb::sqlite().await?, settings, clock.clone()).await?;
@@ -463,8 +462,7 @@ async fn pro_sante_connect_sign_in_end_to_end_and_refusals() -> TestResult {
                         secret,
                         format!("{base}{}", rppsplus_web::PSC_CALLBACK_PATH),
                     )),
-                    directory: Default::default(),
-                    self_registrations_per_hour: rppsplus_web::DEFAULT_SELF_REGISTRATIONS_PER_HOUR,
+                    ..WebSettings::default()
                 }
             })
             .await?;

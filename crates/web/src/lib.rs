@@ -17,6 +17,7 @@ mod professionals;
 mod rate_limit;
 mod registrations;
 mod security;
+mod self_registration;
 mod tokens;
 
 use std::future::Future;
@@ -51,6 +52,9 @@ pub struct WebSettings {
     /// Self-registrations (`POST /api/v1/self-registrations`, no token) one client IP address
     /// may submit per hour.
     pub self_registrations_per_hour: u32,
+    /// The key signing the anonymous forms' tokens (the self-registration page). Instances
+    /// behind one load balancer share it; `None`: each process draws its own at random.
+    pub form_secret: Option<String>,
 }
 
 impl Default for WebSettings {
@@ -62,6 +66,7 @@ impl Default for WebSettings {
             psc: None,
             directory: DirectorySettings::default(),
             self_registrations_per_hour: api::DEFAULT_SELF_REGISTRATIONS_PER_HOUR,
+            form_secret: None,
         }
     }
 }
@@ -81,6 +86,8 @@ pub struct AppState {
     psc: Arc<tokio::sync::OnceCell<rppsplus_psc::PscClient>>,
     /// The rate limit of self-registrations, per client address.
     self_registrations: Arc<api::rate_limit::AddressBuckets>,
+    /// The key of the self-registration page's form tokens (see `self_registration`).
+    form_key: Arc<self_registration::FormKey>,
 }
 
 /// Largest request body accepted, but on the upload of identity-document scans, which reads
@@ -91,6 +98,7 @@ const BODY_LIMIT: usize = 6 * 1024 * 1024;
 pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
     let directory =
         directory_access::Gate::new(app.clone(), settings.directory.clone(), settings.demo);
+    let form_key = Arc::new(self_registration::FormKey::new(settings.form_secret.clone()));
     let state = AppState {
         app,
         self_registrations: Arc::new(api::rate_limit::AddressBuckets::per_hour(
@@ -98,6 +106,7 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
         )),
         settings: Arc::new(settings),
         psc: Arc::new(tokio::sync::OnceCell::new()),
+        form_key,
     };
     // Pages see who is signed in; probes and static files do not touch the session store.
     let pages = Router::new()
@@ -138,6 +147,11 @@ pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
             post(professionals::change_contact),
         )
         .route("/demo", get(pages::demo))
+        .route(
+            "/inscription",
+            get(self_registration::page).post(self_registration::submit),
+        )
+        .route("/inscription/envoyee", get(self_registration::done))
         .route("/acces", get(access::matrix))
         .route("/connexion", get(auth::sign_in))
         .route("/connexion/locale", post(auth::local_sign_in))
