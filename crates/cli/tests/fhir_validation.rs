@@ -5,7 +5,7 @@
 //! of a search, `_include`, `_revinclude`, `POST _search`), and the `OperationOutcome`s of a
 //! 400, a 401 and a 404.
 //!
-//! The validator is checked first: it accepts the IG's own examples (`tests/data/fhir/`) and
+//! The validator is checked first: it accepts the IG's own examples (`crates/fhir/tests/data/`) and
 //! rejects a resource we break on purpose, so a validator that accepts everything cannot make
 //! this test pass. Without Python and fhirclient the test is skipped with a note, except with
 //! `CI=true`, where it fails (`scripts/test` installs fhirclient in its venv;
@@ -104,7 +104,7 @@ impl Validator {
 
 /// The IG examples copied into the repository.
 fn ig_examples() -> Result<Vec<(String, Value)>, Box<dyn Error>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fhir");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fhir/tests/data");
     let mut docs = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
