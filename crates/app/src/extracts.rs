@@ -437,6 +437,7 @@ mod tests {
                 at: Timestamp::UNIX_EPOCH,
             },
             end_reason: None,
+            closed_at: None,
             version: 1,
             updated_at: Timestamp::UNIX_EPOCH,
         }

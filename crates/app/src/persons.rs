@@ -3,6 +3,7 @@
 use jiff::civil::Date;
 use rppsplus_domain::Rpps;
 use rppsplus_domain::matching::matching_key;
+use rppsplus_domain::situation::closed_at_after_write;
 use rppsplus_store::{
     IdDocumentRecord, NewElearning, NewExercise, NewPerson, NewSituation, PersonId, SituationId,
     StoreError, StructureId, Tx, UniqueRule,
@@ -304,7 +305,10 @@ pub(crate) async fn close_situation_in(
             "La date de fin ne peut pas précéder la date de prise de fonction.",
         ));
     }
-    tx.close_situation(id, expected_version, end_date, reason, at)
+    // Closing with today's date or a past one takes effect now; a situation already closed at
+    // once keeps the instant it was first closed.
+    let closed_at = closed_at_after_write(situation.closed_at, Some(end_date), at);
+    tx.close_situation(id, expected_version, end_date, reason, closed_at, at)
         .await?;
     journal_versioned(
         tx,

@@ -23,7 +23,7 @@ use rppsplus_domain::matching::{first_name_words, matching_key, within_one_typo}
 use rppsplus_domain::reference::{
     CodeStatus, Eligibility, EligibilityStatus, Setting, TableId, tables,
 };
-use rppsplus_domain::situation::situation_in_force;
+use rppsplus_domain::situation::{closed_at_after_write, situation_in_force};
 use rppsplus_domain::validation::{codes, parse_date_input};
 use rppsplus_domain::{CivilIdentity, Email, Finess, Mobile, RawCivilIdentity, Rpps};
 use rppsplus_store::{
@@ -417,6 +417,9 @@ impl App {
                     structure: structure.id,
                     start_date: start,
                     end_date: end,
+                    // An edit keeps the instant of a closing at once; moving the end date
+                    // into the future reopens the situation until then.
+                    closed_at: closed_at_after_write(current.closed_at, end, at),
                     at,
                 },
             )
@@ -1409,14 +1412,8 @@ fn view(situation: Situation, structure: &Structure, at: Timestamp) -> Situation
         Some(_) => "scheduled_closure",
         None => "active",
     };
-    // The instant a closing was recorded: the last change of a situation that has an end
-    // reason (the access decisions read it the same way).
-    let closed_at = situation
-        .end_reason
-        .is_some()
-        .then_some(situation.updated_at);
     SituationView {
-        active: situation_in_force(start, end, closed_at, at),
+        active: situation_in_force(start, end, situation.closed_at, at),
         status,
         structure_finess: structure.record.finess.clone(),
         structure_name: structure.record.name.clone(),

@@ -2,9 +2,9 @@
 //! now, through which situations d'exercice?
 //!
 //! Pure: the caller reads the professional's situations (all of them, closed ones included) and
-//! passes them with the instant of the decision. Only situations active at that instant count
-//! (see [`crate::situation::situation_active_at`]); a role opens the document types of the RPPS+ matrix
-//! (`data/role_document_access.csv`, successor codes included).
+//! passes them with the instant of the decision. Only situations in force at that instant count
+//! (see [`crate::situation::situation_in_force`]); a role opens the document types of the RPPS+
+//! matrix (`data/role_document_access.csv`, successor codes included).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -68,16 +68,17 @@ pub struct SituationFacts {
     pub start_date: jiff::civil::Date,
     /// Last day of activity, when known.
     pub end_date: Option<jiff::civil::Date>,
-    /// When a closing was recorded, if one was (see [`closed_at_once`]).
+    /// The instant it was closed at once, if it was (see [`closed_at_once`]); none for an
+    /// open situation or a scheduled departure.
     pub closed_at: Option<Timestamp>,
 }
 
-/// Whether a situation was closed **at once** by the instant `at`: a closing recorded on or
-/// after the end date it gives (closing with today's date, or a past one) takes effect from
-/// the instant it was recorded, not at the end of the day. A closing recorded before its end
-/// date is a scheduled departure: the end date stays the last day of activity.
+/// Whether a situation was closed **at once** by the instant `at`: a closing with today's
+/// date, or a past one, takes effect from the instant it was recorded (kept as `closed_at`,
+/// which later edits do not move), not at the end of the day. A scheduled departure has no
+/// `closed_at`: its end date stays the last day of activity.
 pub fn closed_at_once(s: &SituationFacts, at: Timestamp) -> bool {
-    crate::situation::closed_at_once(s.end_date, s.closed_at, at)
+    crate::situation::closed_at_once(s.closed_at, at)
 }
 
 /// Permit or deny.
@@ -334,12 +335,44 @@ mod tests {
             decide(LOINC, "11488-4", Some(&closed), None, at(10)).reason,
             Reason::NoActiveSituation
         );
-        // Recorded the day before: a scheduled departure, active through its last day.
-        s.closed_at = Some(at(10) - jiff::SignedDuration::from_hours(24));
+        // Recorded the day before: a scheduled departure (no `closed_at`), active through its
+        // last day.
+        s.closed_at = crate::situation::closed_at_after_write(
+            None,
+            Some(today),
+            at(10) - jiff::SignedDuration::from_hours(24),
+        );
+        assert_eq!(s.closed_at, None);
         let scheduled = [s];
         assert_eq!(
             decide(LOINC, "11488-4", Some(&scheduled), None, at(20)).verdict,
             Verdict::Permit
+        );
+    }
+
+    #[test]
+    fn an_edit_after_a_closing_at_once_does_not_reopen_the_time_between() {
+        let today = date(2026, 11, 27);
+        let at = |h: i8| {
+            today
+                .at(h, 0, 0, 0)
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .map(|z| z.timestamp())
+                .unwrap_or(Timestamp::UNIX_EPOCH)
+        };
+        let mut s = situation(1, EHPAD, "GENR11");
+        s.end_date = Some(today);
+        // Closed at 10:00, its exercise names corrected at 15:00 (same end date).
+        s.closed_at = crate::situation::closed_at_after_write(None, s.end_date, at(10));
+        s.closed_at = crate::situation::closed_at_after_write(s.closed_at, s.end_date, at(15));
+        let closed = [s];
+        assert_eq!(
+            decide(LOINC, "11488-4", Some(&closed), None, at(9)).verdict,
+            Verdict::Permit
+        );
+        assert_eq!(
+            decide(LOINC, "11488-4", Some(&closed), None, at(12)).reason,
+            Reason::NoActiveSituation
         );
     }
 

@@ -4,7 +4,8 @@
 //! The statements are kept as small as the answer allows, because every decision runs one:
 //! the situation carries its establishment's FINESS (no join with `structures`), one index on
 //! `situations (person_id, id)` covers every column read, and the few rows are put in order
-//! here rather than by a sort in the plan (see the migration `decision_speed`).
+//! here rather than by a sort in the plan (see the migrations `decision_speed` and
+//! `situation_closed_at`).
 
 use async_trait::async_trait;
 use jiff_sqlx::{Date, Timestamp};
@@ -29,7 +30,7 @@ use crate::rows::ApiTokenRow;
 const FACTS: &str = "SELECT h.change_seq, p.id AS p_id, s.id AS s_id,
             s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
             s.end_date AS s_end,
-            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END AS s_closed_at
+            s.closed_at AS s_closed_at
      FROM journal_head h
      LEFT JOIN persons p ON p.idnps = $1
      LEFT JOIN situations s ON s.person_id = p.id
@@ -42,7 +43,7 @@ const FACTS_FOR_TOKEN: &str = "SELECT h.change_seq, t.id, t.hash, t.kind, t.pers
             p.id AS p_id, s.id AS s_id,
             s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
             s.end_date AS s_end,
-            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END AS s_closed_at
+            s.closed_at AS s_closed_at
      FROM journal_head h
      LEFT JOIN api_tokens t ON t.hash = $2 AND t.revoked_at IS NULL
      LEFT JOIN persons p ON p.idnps = $1

@@ -90,6 +90,16 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Applies the migrations up to `version` included and no further: for tests of what a
+    /// later migration does to rows written under an earlier schema. Servers call
+    /// [`Store::migrate`].
+    pub async fn migrate_to(&self, version: i64) -> StoreResult<()> {
+        MIGRATOR
+            .run_to(version, &self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
 }
 
 #[async_trait]

@@ -176,8 +176,9 @@ macro_rules! situation_select {
     ($($tail:literal)?) => {
         concat!(
             "SELECT s.id, s.exercise_id, s.person_id, s.structure_id, s.role_code,
-                    s.practice_mode, s.start_date, s.end_date, s.end_reason, s.created_by,
-                    s.version, s.created_at, s.updated_at, e.person_id AS exercise_person_id,
+                    s.practice_mode, s.start_date, s.end_date, s.end_reason, s.closed_at,
+                    s.created_by, s.version, s.created_at, s.updated_at,
+                    e.person_id AS exercise_person_id,
                     e.profession_code, e.exercise_civility, e.exercise_last_name,
                     e.exercise_first_name, e.created_at AS exercise_created_at
              FROM situations s JOIN exercises e ON e.id = s.exercise_id ",
@@ -199,6 +200,7 @@ pub(crate) struct SituationRow {
     start_date: Date,
     end_date: Option<Date>,
     end_reason: Option<String>,
+    closed_at: Option<Timestamp>,
     created_by: Option<i64>,
     version: i64,
     created_at: Timestamp,
@@ -235,6 +237,7 @@ impl SituationRow {
                 at: self.exercise_created_at.to_jiff(),
             },
             end_reason: self.end_reason,
+            closed_at: self.closed_at.map(Timestamp::to_jiff),
             version: self.version,
             updated_at: self.updated_at.to_jiff(),
         })

@@ -4,7 +4,7 @@
 //! The statements are kept as small as the answer allows, because every decision runs one:
 //! the situation carries its establishment's FINESS (no join with `structures`), one covering
 //! index on `situations (person_id, id, …)` holds every column read, and the few rows are put
-//! in order here (see the migration `decision_speed`).
+//! in order here (see the migrations `decision_speed` and `situation_closed_at`).
 
 use async_trait::async_trait;
 use rppsplus_domain::Idnps;
@@ -26,7 +26,7 @@ use crate::rows::ApiTokenRow;
 const FACTS: &str = "SELECT h.change_seq, p.id AS p_id, s.id AS s_id,
             s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
             s.end_date AS s_end,
-            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END AS s_closed_at
+            s.closed_at AS s_closed_at
      FROM journal_head h
      LEFT JOIN persons p ON p.idnps = $1
      LEFT JOIN situations s ON s.person_id = p.id
@@ -39,7 +39,7 @@ const FACTS_FOR_TOKEN: &str = "SELECT h.change_seq, t.id, t.hash, t.kind, t.pers
             p.id AS p_id, s.id AS s_id,
             s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
             s.end_date AS s_end,
-            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END AS s_closed_at
+            s.closed_at AS s_closed_at
      FROM journal_head h
      LEFT JOIN api_tokens t ON t.hash = $2 AND t.revoked_at IS NULL
      LEFT JOIN persons p ON p.idnps = $1
@@ -139,5 +139,43 @@ impl DecisionStore for SqliteStore {
             _ => None,
         };
         Ok((token, facts(&rows)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rppsplus_store::Store;
+    use sqlx::AssertSqlSafe;
+
+    type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+    /// Both decision statements read the situations from the one covering index (every column
+    /// they read is in it, `closed_at` included), never from the table.
+    #[tokio::test]
+    async fn the_decision_read_is_covered_by_one_index() -> Outcome {
+        let store = SqliteStore::connect("sqlite::memory:", false).await?;
+        store.migrate().await?;
+        for (text, params) in [(FACTS, 1), (FACTS_FOR_TOKEN, 2)] {
+            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(AssertSqlSafe(format!(
+                "EXPLAIN QUERY PLAN {text}"
+            )))
+            .bind("810000000001");
+            if params == 2 {
+                q = q.bind("ab");
+            }
+            let plan = q
+                .fetch_all(&store.reader)
+                .await?
+                .into_iter()
+                .map(|r| r.3)
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(
+                plan.contains("SEARCH s USING COVERING INDEX ix_situations_decision (person_id=?)"),
+                "{plan}"
+            );
+        }
+        Ok(())
     }
 }

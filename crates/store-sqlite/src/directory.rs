@@ -146,12 +146,10 @@ impl Sql {
     /// Whether the situation `s` is in force (`domain::situation::situation_in_force`).
     fn in_force(&mut self, f: &InForceAt) -> String {
         let today = self.text(iso(f.today));
-        let day_start = self.int(micros(f.day_start));
         let now = self.int(micros(f.now));
         format!(
             "(s.start_date <= {today} AND (s.end_date IS NULL OR s.end_date >= {today})
-              AND NOT (s.end_reason IS NOT NULL AND s.end_date = {today}
-                       AND s.updated_at >= {day_start} AND s.updated_at <= {now}))"
+              AND (s.closed_at IS NULL OR s.closed_at > {now}))"
         )
     }
 
@@ -425,7 +423,7 @@ struct OrganizationRow {
 const ROLE_SELECT: &str =
     "SELECT s.id, s.person_id, s.structure_id, s.role_code, s.practice_mode, e.profession_code,
             s.start_date, s.end_date,
-            CASE WHEN s.end_reason IS NULL THEN NULL ELSE s.updated_at END AS closed_at,
+            s.closed_at,
             s.updated_at
      FROM situations s JOIN exercises e ON e.id = s.exercise_id ";
 
@@ -483,7 +481,7 @@ impl DirectoryStore for SqliteStore {
         let situations: Vec<(i64, String, Option<String>, Option<i64>)> =
             sqlx::query_as(AssertSqlSafe(format!(
                 "SELECT person_id, start_date, end_date,
-                        CASE WHEN end_reason IS NULL THEN NULL ELSE updated_at END
+                        closed_at
                  FROM situations WHERE person_id IN ({ids})"
             )))
             .fetch_all(&self.reader)

@@ -112,6 +112,16 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.writer
     }
+
+    /// Applies the migrations up to `version` included and no further: for tests of what a
+    /// later migration does to rows written under an earlier schema. Servers call
+    /// [`Store::migrate`].
+    pub async fn migrate_to(&self, version: i64) -> StoreResult<()> {
+        MIGRATOR
+            .run_to(version, &self.writer)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
 }
 
 /// Whether the URL names an in-memory database (sqlx's `:memory:` or `mode=memory`).

@@ -178,8 +178,9 @@ macro_rules! situation_select {
     ($($tail:literal)?) => {
         concat!(
             "SELECT s.id, s.exercise_id, s.person_id, s.structure_id, s.role_code,
-                    s.practice_mode, s.start_date, s.end_date, s.end_reason, s.created_by,
-                    s.version, s.created_at, s.updated_at, e.person_id AS exercise_person_id,
+                    s.practice_mode, s.start_date, s.end_date, s.end_reason, s.closed_at,
+                    s.created_by, s.version, s.created_at, s.updated_at,
+                    e.person_id AS exercise_person_id,
                     e.profession_code, e.exercise_civility, e.exercise_last_name,
                     e.exercise_first_name, e.created_at AS exercise_created_at
              FROM situations s JOIN exercises e ON e.id = s.exercise_id ",
@@ -201,6 +202,7 @@ pub(crate) struct SituationRow {
     start_date: String,
     end_date: Option<String>,
     end_reason: Option<String>,
+    closed_at: Option<i64>,
     created_by: Option<i64>,
     version: i64,
     created_at: i64,
@@ -237,6 +239,7 @@ impl SituationRow {
                 at: instant(self.exercise_created_at)?,
             },
             end_reason: self.end_reason,
+            closed_at: opt_instant(self.closed_at)?,
             version: self.version,
             updated_at: instant(self.updated_at)?,
         })

@@ -95,7 +95,7 @@ async fn registry(store: &Arc<dyn Store>, now: Timestamp) -> Result<Registry, Fa
     let sb_id = tx.insert_situation(&sb).await?;
     // Closed today, recorded now: out of force at once.
     let today = rppsplus_domain::situation::paris_date(now);
-    tx.close_situation(sb_id, 1, today, "Fin de contrat", now)
+    tx.close_situation(sb_id, 1, today, "Fin de contrat", Some(now), now)
         .await?;
     tx.commit().await?;
     Ok(Registry {
@@ -311,7 +311,7 @@ pub async fn directory_searches_roles_and_organizations(store: Arc<dyn Store>) -
         .into_iter()
         .next()
         .ok_or("situation")?;
-    tx.close_situation(s.id, s.version, date(2026, 12, 31), "Départ", now)
+    tx.close_situation(s.id, s.version, date(2026, 12, 31), "Départ", None, now)
         .await?;
     tx.commit().await?;
     let q = RoleQuery {
@@ -469,6 +469,7 @@ pub async fn practitioner_last_update_follows_their_situations(store: Arc<dyn St
             structure: eg_id,
             start_date: date(2020, 1, 6),
             end_date: None,
+            closed_at: None,
             at: at(30)?,
         },
     )
@@ -486,7 +487,7 @@ pub async fn practitioner_last_update_follows_their_situations(store: Arc<dyn St
     );
 
     let mut tx = store.begin().await?;
-    tx.close_situation(s_id, 2, date(2026, 1, 31), "Fin", at(40)?)
+    tx.close_situation(s_id, 2, date(2026, 1, 31), "Fin", None, at(40)?)
         .await?;
     tx.commit().await?;
     assert_eq!(one(PractitionerQuery::default()).await?, Some(at(40)?));

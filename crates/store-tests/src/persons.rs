@@ -224,6 +224,7 @@ pub async fn situations_round_trip(store: Arc<dyn Store>) -> Outcome {
         record: s.clone(),
         exercise: e.clone(),
         end_reason: None,
+        closed_at: None,
         version: 1,
         updated_at: s.at,
     };
@@ -283,8 +284,15 @@ pub async fn closing_a_situation_checks_its_version(store: Arc<dyn Store>) -> Ou
 
     let closed_at = at(9000)?;
     let mut tx = store.begin().await?;
-    tx.close_situation(id, 1, date(2025, 3, 31), "départ", closed_at)
-        .await?;
+    tx.close_situation(
+        id,
+        1,
+        date(2025, 3, 31),
+        "départ",
+        Some(closed_at),
+        closed_at,
+    )
+    .await?;
     tx.commit().await?;
 
     let mut tx = store.begin().await?;
@@ -293,9 +301,10 @@ pub async fn closing_a_situation_checks_its_version(store: Arc<dyn Store>) -> Ou
     assert_eq!(closed.record.end_date, Some(date(2025, 3, 31)));
     assert_eq!(closed.end_reason.as_deref(), Some("départ"));
     assert_eq!(closed.updated_at, closed_at);
+    assert_eq!(closed.closed_at, Some(closed_at));
 
     match tx
-        .close_situation(id, 1, date(2025, 4, 30), "autre", at(9001)?)
+        .close_situation(id, 1, date(2025, 4, 30), "autre", None, at(9001)?)
         .await
     {
         Err(StoreError::StaleVersion) => {}
@@ -312,6 +321,7 @@ pub async fn closing_a_situation_checks_its_version(store: Arc<dyn Store>) -> Ou
             1,
             date(2025, 4, 30),
             "x",
+            None,
             at(9002)?,
         )
         .await

@@ -81,6 +81,7 @@ pub async fn updating_a_situation_checks_its_version(store: Arc<dyn Store>) -> O
         structure: eg2,
         start_date: date(2020, 2, 1),
         end_date: Some(date(2027, 6, 30)),
+        closed_at: None,
         at: at(9100)?,
     };
     let mut tx = store.begin().await?;

@@ -33,6 +33,12 @@ macro_rules! conformance_tests {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn closed_at_is_backfilled_by_its_migration() -> Outcome {
+            let Some(db) = open_unmigrated().await? else { return Ok(()) };
+            decisions::closed_at_is_backfilled_by_its_migration(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn legal_representative_replacement() -> Outcome {
             let Some(db) = open().await? else { return Ok(()) };
             structures::legal_representative_replacement(&db).await
@@ -136,6 +142,7 @@ macro_rules! store_scenarios {
             scans_must_be_of_an_accepted_type => drafts::scans_must_be_of_an_accepted_type,
             decision_facts_see_a_closing_at_its_version => decisions::decision_facts_see_a_closing_at_its_version,
             decision_facts_follow_a_change_of_establishment => decisions::decision_facts_follow_a_change_of_establishment,
+            a_closing_at_once_survives_a_later_edit => decisions::a_closing_at_once_survives_a_later_edit,
             directory_keys_round_trip => api_keys::directory_keys_round_trip,
             revoking_a_directory_key => api_keys::revoking_a_directory_key,
             audit_rows_by_target_newest_first => history::audit_rows_by_target_newest_first,

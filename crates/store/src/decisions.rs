@@ -28,8 +28,8 @@ pub struct DecisionSituation {
     pub start_date: Date,
     /// Last day of activity, when known (closing sets it).
     pub end_date: Option<Date>,
-    /// When it was closed (the instant of its last change once a closing reason is recorded),
-    /// if it was.
+    /// The instant it was closed at once, if it was (its own column, which later edits of the
+    /// situation do not move).
     pub closed_at: Option<jiff::Timestamp>,
 }
 

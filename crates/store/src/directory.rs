@@ -333,16 +333,12 @@ pub trait DirectoryStore {
 }
 
 /// What SQL needs to judge a situation in force at `now` with the rule of
-/// `domain::situation::situation_in_force`: `start <= today <= end`, and not closed at once.
-/// A closing takes effect at once when recorded on or after its last day; for a situation
-/// still active by its dates (`end >= today`) that means recorded today, on its last day:
-/// `end = today` and `day_start <= closed_at <= now`.
+/// `domain::situation::situation_in_force`: `start <= today <= end`, and not closed at once
+/// (`closed_at` absent or after `now`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InForceAt {
     /// The civil date of `now` in Europe/Paris.
     pub today: Date,
-    /// Midnight of `today` in Europe/Paris.
-    pub day_start: Timestamp,
     /// The instant.
     pub now: Timestamp,
 }
@@ -350,21 +346,8 @@ pub struct InForceAt {
 impl InForceAt {
     /// The values for the instant `now`.
     pub fn new(now: Timestamp) -> InForceAt {
-        let today = rppsplus_domain::situation::paris_date(now);
-        let day_start = jiff::tz::TimeZone::get("Europe/Paris")
-            .ok()
-            .and_then(|tz| today.to_zoned(tz).ok())
-            .map(|z| z.timestamp())
-            // Unreachable (the time zone database is compiled in); midnight UTC then only
-            // shifts the instant-closing rule by the offset.
-            .unwrap_or_else(|| {
-                today
-                    .to_zoned(jiff::tz::TimeZone::UTC)
-                    .map_or(now, |z| z.timestamp())
-            });
         InForceAt {
-            today,
-            day_start,
+            today: rppsplus_domain::situation::paris_date(now),
             now,
         }
     }
@@ -472,13 +455,14 @@ mod tests {
     }
 
     #[test]
-    fn the_day_starts_at_midnight_in_paris() {
+    fn today_is_the_date_in_paris() {
         let at = |s: &str| s.parse::<Timestamp>().unwrap_or(Timestamp::UNIX_EPOCH);
         let f = InForceAt::new(at("2026-11-27T23:30:00Z"));
         assert_eq!(f.today, jiff::civil::date(2026, 11, 28));
-        assert_eq!(f.day_start, at("2026-11-27T23:00:00Z"));
-        let summer = InForceAt::new(at("2026-07-01T10:00:00Z"));
-        assert_eq!(summer.day_start, at("2026-06-30T22:00:00Z"));
+        let summer = InForceAt::new(at("2026-06-30T22:30:00Z"));
+        assert_eq!(summer.today, jiff::civil::date(2026, 7, 1));
+        let before = InForceAt::new(at("2026-06-30T21:30:00Z"));
+        assert_eq!(before.today, jiff::civil::date(2026, 6, 30));
     }
 
     #[test]

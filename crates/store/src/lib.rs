@@ -228,13 +228,16 @@ pub trait PersonsTx {
     /// Inserts a situation d'exercice (exercise × establishment).
     async fn insert_situation(&mut self, s: &NewSituation) -> StoreResult<SituationId>;
 
-    /// Closes a situation at `end_date` if its version is still `expected_version`.
+    /// Closes a situation at `end_date` if its version is still `expected_version`, keeping
+    /// `closed_at` as the instant it was closed at once (none for a scheduled departure; see
+    /// `domain::situation::closed_at_after_write`).
     async fn close_situation(
         &mut self,
         id: SituationId,
         expected_version: i64,
         end_date: jiff::civil::Date,
         reason: &str,
+        closed_at: Option<Timestamp>,
         at: Timestamp,
     ) -> StoreResult<()>;
 

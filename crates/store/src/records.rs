@@ -294,6 +294,10 @@ pub struct Situation {
     pub exercise: NewExercise,
     /// Reason given when closed.
     pub end_reason: Option<String>,
+    /// The instant it was closed at once, if it was: set by a write that gives an end date of
+    /// today or earlier, kept by later writes, cleared by one that moves the end date into the
+    /// future (`domain::situation::closed_at_after_write`). Never its `updated_at`.
+    pub closed_at: Option<Timestamp>,
     /// Optimistic-concurrency version, starting at 1.
     pub version: i64,
     /// When last changed.
@@ -320,6 +324,9 @@ pub struct SituationChange {
     pub start_date: Date,
     /// Last day of activity.
     pub end_date: Option<Date>,
+    /// The instant it was closed at once, if it is (computed by the caller from the situation's
+    /// previous value with `domain::situation::closed_at_after_write`).
+    pub closed_at: Option<Timestamp>,
     /// When.
     pub at: Timestamp,
 }

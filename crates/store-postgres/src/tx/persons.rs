@@ -199,11 +199,13 @@ impl PersonsTx for PgTx {
         expected_version: i64,
         end_date: Date,
         reason: &str,
+        closed_at: Option<Timestamp>,
         at: Timestamp,
     ) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE situations
-             SET end_date = $3, end_reason = $4, updated_at = $5, version = version + 1
+             SET end_date = $3, end_reason = $4, updated_at = $5, closed_at = $6,
+                 version = version + 1
              WHERE id = $1 AND version = $2",
         )
         .bind(id.0)
@@ -211,6 +213,7 @@ impl PersonsTx for PgTx {
         .bind(day(end_date))
         .bind(reason)
         .bind(ts(at))
+        .bind(closed_at.map(ts))
         .execute(self.conn())
         .await
         .map_err(store_error)?;

@@ -60,7 +60,7 @@ impl RegistrationsTx for PgTx {
         let version: Option<i64> = sqlx::query_scalar(
             "UPDATE situations
              SET structure_id = $3, role_code = $4, practice_mode = $5, start_date = $6,
-                 end_date = $7, updated_at = $8, version = version + 1
+                 end_date = $7, updated_at = $8, closed_at = $9, version = version + 1
              WHERE id = $1 AND version = $2
              RETURNING version",
         )
@@ -72,6 +72,7 @@ impl RegistrationsTx for PgTx {
         .bind(day(c.start_date))
         .bind(opt_day(c.end_date))
         .bind(ts(c.at))
+        .bind(c.closed_at.map(ts))
         .fetch_optional(self.conn())
         .await
         .map_err(store_error)?;

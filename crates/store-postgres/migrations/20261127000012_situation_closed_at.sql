@@ -1,0 +1,26 @@
+-- A situation closed "at once" (an end date of today or earlier) leaves force from the instant
+-- the closing was recorded, not at the end of its last day. That instant gets its own column:
+-- it used to be read from `updated_at` once an end reason was recorded, so any later edit of a
+-- closed situation (an exercise-name correction) moved it, and a decision asked about an
+-- instant between the closing and the edit answered permit. `closed_at` is written by the
+-- closing use cases only (`domain::situation::closed_at_after_write`), kept by later edits and
+-- cleared when the end date moves into the future (a scheduled departure has none).
+ALTER TABLE situations ADD COLUMN closed_at timestamptz;
+
+-- The closings recorded so far: those the previous rule counted as at once, i.e. recorded on
+-- or after their end date in Europe/Paris (the others are scheduled departures).
+UPDATE situations
+SET closed_at = updated_at
+WHERE end_reason IS NOT NULL
+  AND end_date IS NOT NULL
+  AND end_date <= (updated_at AT TIME ZONE 'Europe/Paris')::date;
+
+ALTER TABLE situations ADD CONSTRAINT ck_situations_closed_at
+    CHECK (closed_at IS NULL OR end_date IS NOT NULL);
+
+-- The decision read stays covered by one index: it reads `closed_at` and no longer
+-- `end_reason` nor `updated_at`.
+DROP INDEX ix_situations_decision;
+
+CREATE INDEX ix_situations_decision ON situations (person_id, id)
+    INCLUDE (structure_finess, role_code, start_date, end_date, closed_at);
