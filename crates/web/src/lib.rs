@@ -98,7 +98,9 @@ const BODY_LIMIT: usize = 6 * 1024 * 1024;
 pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
     let directory =
         directory_access::Gate::new(app.clone(), settings.directory.clone(), settings.demo);
-    let form_key = Arc::new(self_registration::FormKey::new(settings.form_secret.clone()));
+    let form_key = Arc::new(self_registration::FormKey::new(
+        settings.form_secret.clone(),
+    ));
     let state = AppState {
         app,
         self_registrations: Arc::new(api::rate_limit::AddressBuckets::per_hour(
