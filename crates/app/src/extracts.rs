@@ -23,8 +23,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
-use jiff::civil::Date;
+use jiff::Timestamp;
 use rppsplus_domain::reference::{Cog, Tables};
+use rppsplus_domain::situation::situation_in_force;
 use rppsplus_formats::extract::{ExtractRow, ExtractWriter};
 use rppsplus_store::{Person, PersonId, Situation, Structure, StructureId};
 
@@ -88,7 +89,9 @@ impl App {
         mut progress: impl FnMut(u64) + Send,
         page_size: u32,
     ) -> Result<(W, ExportSummary), ExportError> {
-        let today = self.today();
+        // One instant for the whole file: a situation closed at once is out of it from the
+        // instant of its closing, as for decisions and the directory.
+        let at = self.now();
         let layout = format.current_layout();
         let tables = rppsplus_domain::reference::tables().ok();
         let cog = rppsplus_domain::reference::cog().ok();
@@ -128,7 +131,7 @@ impl App {
                 })
                 .collect();
             for (person, situations) in &batch {
-                for row in rows_of_person(format, person, situations, &structures, today, &labels) {
+                for row in rows_of_person(format, person, situations, &structures, at, &labels) {
                     writer.write_row(&row)?;
                 }
             }
@@ -154,9 +157,9 @@ struct Labels {
     cog: Option<&'static Cog>,
 }
 
-/// Whether a situation is in force on `today`.
-fn in_force(s: &Situation, today: Date) -> bool {
-    s.record.start_date <= today && s.record.end_date.is_none_or(|end| end >= today)
+/// Whether a situation is in force at `at`, by the decisions' own rule.
+fn in_force(s: &Situation, at: Timestamp) -> bool {
+    situation_in_force(s.record.start_date, s.record.end_date, s.closed_at, at)
 }
 
 /// The rows of one person (see the module documentation).
@@ -165,12 +168,12 @@ fn rows_of_person(
     person: &Person,
     situations: &[Situation],
     structures: &HashMap<StructureId, Structure>,
-    today: Date,
+    at: Timestamp,
     labels: &Labels,
 ) -> Vec<ExtractRow> {
     let base = public_person(person, labels);
     let mut rows = Vec::new();
-    for s in situations.iter().filter(|s| in_force(s, today)) {
+    for s in situations.iter().filter(|s| in_force(s, at)) {
         let mut row = base.clone();
         exercise_columns(&mut row, s, labels);
         situation_columns(&mut row, s, structures.get(&s.record.structure), labels);
@@ -366,8 +369,7 @@ fn private_columns(row: &mut ExtractRow, person: &Person, labels: &Labels) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jiff::Timestamp;
-    use jiff::civil::date;
+    use jiff::civil::{Date, date};
     use rppsplus_domain::{Finess, Rpps};
     use rppsplus_store::Store as _;
     use rppsplus_store::{
@@ -412,6 +414,11 @@ mod tests {
             version: 1,
             updated_at: Timestamp::UNIX_EPOCH,
         })
+    }
+
+    /// Midday of 2026-11-27 in Paris.
+    fn noon() -> Result<Timestamp, jiff::Error> {
+        "2026-11-27T11:00:00Z".parse()
     }
 
     fn situation(id: i64, profession: &str, end: Option<Date>) -> Situation {
@@ -505,7 +512,7 @@ mod tests {
             &p,
             &[situation(1, "313", None)],
             &structures()?,
-            date(2026, 11, 27),
+            noon()?,
             &labels(),
         );
         let [row] = rows.as_slice() else {
@@ -540,13 +547,40 @@ mod tests {
     }
 
     #[test]
+    fn a_situation_closed_at_once_leaves_the_extract_from_its_closing()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let p = person()?;
+        let mut closed = situation(1, "313", Some(date(2026, 11, 27)));
+        closed.end_reason = Some("départ".into());
+        closed.closed_at = Some("2026-11-27T09:00:00Z".parse()?);
+        let in_force = |at: Timestamp| {
+            rows_of_person(
+                ExtractFormat::PsLibreAcces,
+                &p,
+                std::slice::from_ref(&closed),
+                &structures()?,
+                at,
+                &labels(),
+            )
+            .first()
+            .map(|r| r.finess_site.is_some())
+            .ok_or_else(|| Box::<dyn std::error::Error>::from("no row"))
+        };
+        // Before the closing the situation is in the file; after it, on the same day, only
+        // the exercise remains (its last day has not ended, but the closing was at once).
+        assert!(in_force("2026-11-27T08:00:00Z".parse()?)?);
+        assert!(!in_force(noon()?)?);
+        Ok(())
+    }
+
+    #[test]
     fn the_rass_row_adds_the_civil_identity() -> Result<(), Box<dyn std::error::Error>> {
         let rows = rows_of_person(
             ExtractFormat::Rass,
             &person()?,
             &[situation(1, "10", None)],
             &structures()?,
-            date(2026, 11, 27),
+            noon()?,
             &labels(),
         );
         let [row] = rows.as_slice() else {
@@ -575,7 +609,7 @@ mod tests {
     fn ended_situations_leave_one_row_per_exercise_without_structure()
     -> Result<(), Box<dyn std::error::Error>> {
         let p = person()?;
-        let today = date(2026, 11, 27);
+        let today = noon()?;
         let ended = Some(date(2025, 12, 31));
         let rows = rows_of_person(
             ExtractFormat::PsLibreAcces,
