@@ -252,6 +252,13 @@ async fn prepared(db: TestDb, population: usize) -> (TestServer, String, String)
 }
 
 fn main() {
+    // The server's own log (errors behind a non-2xx answer), to stderr, when asked for.
+    if let Ok(filter) = std::env::var("RPPSPLUS_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // `cargo bench` passes `--bench`; a filter argument selects nothing here.
     let duration = env_or("RPPSPLUS_BENCH_DURATION", "10s");
     let connections = env_or("RPPSPLUS_BENCH_CONNECTIONS", "16");

@@ -26,13 +26,15 @@ mod outbox;
 mod rows;
 mod tx;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rppsplus_store::{AuditRow, Backend, ChangeRow, RowCounts, Store, StoreError, StoreResult, Tx};
 use sqlx::migrate::{Migrate, Migrator};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use crate::decisions::DecisionConnections;
 use crate::error::store_error;
 pub use crate::tx::PgTx;
 
@@ -49,10 +51,18 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// out; a busier one is not (see [`PgStore::connect`]).
 const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
+/// Connections for access decisions and token checks, outside the pool, per worker thread of
+/// the runtime (see [`DecisionConnections`]).
+const DECISION_CONNECTIONS_PER_WORKER: usize = 2;
+
+/// The `application_name` of the connections for decisions.
+pub const DECISION_CONNECTIONS_NAME: &str = "rppsplus-decisions";
+
 /// A registry stored in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    decisions: Arc<DecisionConnections>,
 }
 
 impl PgStore {
@@ -65,6 +75,7 @@ impl PgStore {
         // an access decision. The check when taken back stays (it also flushes a dropped
         // statement); the one before is kept only for connections that sat idle, the ones a
         // database restart or a network cut may have broken meanwhile.
+        let options: PgConnectOptions = url.parse().map_err(store_error)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -77,11 +88,19 @@ impl PgStore {
                     Ok(true)
                 })
             })
-            .connect(url)
+            .connect_with(options.clone())
             .await
             .map_err(store_error)?;
+        let workers =
+            tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers());
+        let decisions = Arc::new(DecisionConnections::new(
+            // Named, so that operators see them apart from the pool's in `pg_stat_activity`.
+            options.application_name(DECISION_CONNECTIONS_NAME),
+            workers * DECISION_CONNECTIONS_PER_WORKER,
+            ACQUIRE_TIMEOUT,
+        ));
         tracing::debug!("postgres store connected");
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, decisions })
     }
 
     /// The connection pool, for operators' tooling and tests that need raw SQL (the
@@ -224,6 +243,7 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        self.decisions.close().await;
         self.pool.close().await;
     }
 }
