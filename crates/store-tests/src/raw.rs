@@ -191,3 +191,62 @@ pub async fn structures_without_name_key_are_filled(db: &TestDb) -> Outcome {
     tx.commit().await?;
     Ok(())
 }
+
+/// Runs `SELECT <column> FROM <table> WHERE id = $1`, a text column.
+async fn text_of(db: &TestDb, sql: &'static str, id: i64) -> Result<String, Failure> {
+    Ok(match &db.backend_store {
+        BackendStore::Sqlite(s) => sqlx::query_scalar(sql).bind(id).fetch_one(s.pool()).await?,
+        BackendStore::Postgres(s) => sqlx::query_scalar(sql).bind(id).fetch_one(s.pool()).await?,
+    })
+}
+
+/// The folded columns the database computes for directory searches (migrations `…09_directory`
+/// and `…13_fold_ascii_lower`) agree with the store's `fold_text` on every character it folds
+/// and on the characters it leaves alone (letters beyond ASCII keep their case), on both
+/// backends: a prefix typed by a client and folded by the store must land on the range of the
+/// index the database built.
+pub async fn folded_columns_match_fold_text(db: &TestDb) -> Outcome {
+    use rppsplus_store::{FOLDED_CHARS, fold_text};
+    let mut name: String = FOLDED_CHARS.iter().map(|(c, _)| *c).collect();
+    name.push_str(" O'Brien’s Zoë-Anne ABCxyz 0123 ß Ł Ø");
+
+    let mut tx = db.store.begin().await?;
+    let person = tx.insert_person(&crate::fixtures::person(1)?).await?;
+    let mut exercise = crate::fixtures::exercise(person, 1)?;
+    exercise.exercise_last_name = name.clone();
+    exercise.exercise_first_name = name.clone();
+    let exercise = tx.insert_exercise(&exercise).await?;
+    let mut structure = crate::fixtures::legal_entity(1)?;
+    structure.city = Some(name.clone());
+    structure.address = Some(name.clone());
+    tx.upsert_structure(&structure).await?;
+    let structure = tx
+        .structure_by_finess(&structure.finess)
+        .await?
+        .ok_or("structure not stored")?;
+    tx.commit().await?;
+
+    let expected = fold_text(&name);
+    assert!(expected.ends_with("ß Ł Ø"), "{expected}");
+    for (sql, id) in [
+        (
+            "SELECT last_name_fold FROM exercises WHERE id = $1",
+            exercise.0,
+        ),
+        (
+            "SELECT first_name_fold FROM exercises WHERE id = $1",
+            exercise.0,
+        ),
+        (
+            "SELECT city_fold FROM structures WHERE id = $1",
+            structure.id.0,
+        ),
+        (
+            "SELECT address_fold FROM structures WHERE id = $1",
+            structure.id.0,
+        ),
+    ] {
+        assert_eq!(text_of(db, sql, id).await?, expected, "{sql}");
+    }
+    Ok(())
+}

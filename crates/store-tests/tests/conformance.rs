@@ -69,6 +69,12 @@ macro_rules! conformance_tests {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn folded_columns_match_fold_text() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            raw::folded_columns_match_fold_text(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn tampered_audit_row_is_named() -> Outcome {
             let Some(db) = open().await? else { return Ok(()) };
             raw::tampered_audit_row_is_named(&db).await
