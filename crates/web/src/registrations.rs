@@ -83,24 +83,25 @@ pub fn upload_routes(state: AppState) -> Router<AppState> {
 // ---------------------------------------------------------------------------------------------
 // Views shared by the pages.
 
-/// One input of a form, with its value and error.
-struct FieldView {
+/// One input of a form, with its value and error (`registration_field.html`), shared with the
+/// self-registration page.
+pub(crate) struct FieldView {
     /// HTML id: the field's path with `-` (`identity-birth_name`), as error summaries link.
-    id: String,
-    name: &'static str,
-    label: String,
-    hint: Option<String>,
-    value: String,
-    error: Option<String>,
+    pub(crate) id: String,
+    pub(crate) name: &'static str,
+    pub(crate) label: String,
+    pub(crate) hint: Option<String>,
+    pub(crate) value: String,
+    pub(crate) error: Option<String>,
     /// `text`, `email`, `tel`, `date`, `select`, `radio`, `file`.
-    kind: &'static str,
-    options: Vec<(String, String)>,
-    autocomplete: &'static str,
-    required: bool,
+    pub(crate) kind: &'static str,
+    pub(crate) options: Vec<(String, String)>,
+    pub(crate) autocomplete: &'static str,
+    pub(crate) required: bool,
 }
 
 impl FieldView {
-    fn new(
+    pub(crate) fn new(
         id: &str,
         name: &'static str,
         label: &str,
@@ -121,33 +122,33 @@ impl FieldView {
         }
     }
 
-    fn hint(mut self, hint: &str) -> Self {
+    pub(crate) fn hint(mut self, hint: &str) -> Self {
         self.hint = Some(hint.to_owned());
         self
     }
 
-    fn kind(mut self, kind: &'static str) -> Self {
+    pub(crate) fn kind(mut self, kind: &'static str) -> Self {
         self.kind = kind;
         self
     }
 
-    fn options(mut self, options: Vec<(String, String)>) -> Self {
+    pub(crate) fn options(mut self, options: Vec<(String, String)>) -> Self {
         self.options = options;
         self
     }
 
-    fn optional(mut self) -> Self {
+    pub(crate) fn optional(mut self) -> Self {
         self.required = false;
         self
     }
 
-    fn autocomplete(mut self, value: &'static str) -> Self {
+    pub(crate) fn autocomplete(mut self, value: &'static str) -> Self {
         self.autocomplete = value;
         self
     }
 
     /// The ids the input is described by (hint, error).
-    fn described_by(&self) -> String {
+    pub(crate) fn described_by(&self) -> String {
         let mut ids = Vec::new();
         if self.hint.is_some() {
             ids.push(format!("{}-hint", self.id));

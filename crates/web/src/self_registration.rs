@@ -38,6 +38,7 @@ use crate::AppState;
 use crate::auth::{Viewer, check_origin};
 use crate::error::{WebError, render};
 use crate::pages::{ErrorView, FormErrors, Layout};
+use crate::registrations::FieldView;
 
 /// The section of the navigation (none of its entries: the page is reached from links).
 const SECTION: &str = "self_registration";
@@ -158,75 +159,6 @@ fn browser_value(state: &AppState, headers: &HeaderMap) -> Result<(String, Heade
 
 // ---------------------------------------------------------------------------------------------
 // The form.
-
-/// One input, with the fields `registration_field.html` reads.
-struct FieldView {
-    id: String,
-    name: &'static str,
-    label: String,
-    hint: Option<String>,
-    value: String,
-    error: Option<String>,
-    /// `text`, `email`, `tel`, `date`, `select`, `radio`.
-    kind: &'static str,
-    options: Vec<(String, String)>,
-    autocomplete: &'static str,
-    required: bool,
-}
-
-impl FieldView {
-    fn new(id: &str, name: &'static str, label: &str, value: Option<&str>, e: &FormErrors) -> Self {
-        FieldView {
-            id: id.to_owned(),
-            name,
-            label: label.to_owned(),
-            hint: None,
-            value: value.unwrap_or_default().to_owned(),
-            error: e.error_for(id).map(str::to_owned),
-            kind: "text",
-            options: Vec::new(),
-            autocomplete: "off",
-            required: true,
-        }
-    }
-
-    fn hint(mut self, hint: &str) -> Self {
-        self.hint = Some(hint.to_owned());
-        self
-    }
-
-    fn kind(mut self, kind: &'static str) -> Self {
-        self.kind = kind;
-        self
-    }
-
-    fn options(mut self, options: Vec<(String, String)>) -> Self {
-        self.options = options;
-        self
-    }
-
-    fn optional(mut self) -> Self {
-        self.required = false;
-        self
-    }
-
-    fn autocomplete(mut self, value: &'static str) -> Self {
-        self.autocomplete = value;
-        self
-    }
-
-    /// The ids the input is described by (hint, error).
-    fn described_by(&self) -> String {
-        let mut ids = Vec::new();
-        if self.hint.is_some() {
-            ids.push(format!("{}-hint", self.id));
-        }
-        if self.error.is_some() {
-            ids.push(format!("{}-error", self.id));
-        }
-        ids.join(" ")
-    }
-}
 
 struct RoleView {
     code: String,
