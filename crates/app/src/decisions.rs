@@ -182,7 +182,7 @@ pub fn answer(question: &Question, facts: &DecisionFacts, now: Timestamp) -> Ans
     let d = decision::decide(
         &question.system,
         &question.code,
-        facts.person.map(|_| situations.as_slice()),
+        facts.known.then_some(situations.as_slice()),
         question.structure.as_ref().map(Finess::as_str),
         at,
     );
@@ -234,7 +234,7 @@ impl App {
         let Some(token) = token else {
             return Ok(None);
         };
-        if matches!(token.record.holder, TokenHolder::Person(_)) {
+        if matches!(token.holder, TokenHolder::Person(_)) {
             return Err(AppError::Forbidden);
         }
         let now = self.now();

@@ -2,10 +2,10 @@
 //! [`rppsplus_store::DecisionStore`]).
 //!
 //! The statements are kept as small as the answer allows, because every decision runs one:
-//! the situation carries its establishment's FINESS (no join with `structures`), one index on
-//! `situations (person_id, id)` covers every column read, and the few rows are put in order
-//! here rather than by a sort in the plan (see the migrations `decision_speed` and
-//! `situation_closed_at`).
+//! the situation carries its establishment's FINESS and its person's IDNPS (no join with
+//! `structures` nor `persons`), one index on `situations (person_idnps, id)` covers every
+//! column read, and the few rows are put in order here rather than by a sort in the plan (see
+//! the migrations `decision_speed`, `situation_closed_at` and `decision_by_idnps`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use jiff_sqlx::{Date, Timestamp};
 use rppsplus_domain::Idnps;
 use rppsplus_store::{
-    ApiToken, DecisionFacts, DecisionSituation, DecisionStore, PersonId, SituationId, StoreError,
-    StoreResult,
+    ApiToken, ApiTokenId, DecisionFacts, DecisionSituation, DecisionStore, PersonId, SituationId,
+    StoreError, StoreResult, TokenHolder, TokenInForce,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection, FromRow, Row};
@@ -26,32 +26,55 @@ use crate::convert::finess;
 use crate::error::store_error;
 use crate::rows::ApiTokenRow;
 
-/// The change-feed head, the person and their situations: one row per situation, or one row
-/// with NULLs when the person has none or does not exist. Under READ COMMITTED one statement
-/// sees one snapshot: the head and the situations are of the same committed state, and a
-/// situation closed by a transaction that committed change `N` is seen closed by every read
-/// that reports `N` or more.
-const FACTS: &str = "SELECT h.change_seq, p.id AS p_id, s.id AS s_id,
+/// The change-feed head and the situations of the professional `$1`: one row per situation,
+/// or one row with NULLs when there is none. Under READ COMMITTED one statement sees one
+/// snapshot: the head and the situations are of the same committed state, and a situation
+/// closed by a transaction that committed change `N` is seen closed by every read that reports
+/// `N` or more.
+///
+/// The situation carries its person's IDNPS (migration `decision_by_idnps`), so this is two
+/// single-row reads and one index range, with no join through `persons`: PostgreSQL's cost for
+/// a statement this small is mostly setting up each node and each output column, and every
+/// decision pays it. When there is no situation, [`FACTS_WITH_PERSON`] tells an unknown
+/// professional from a known one without situations.
+const FACTS: &str = "SELECT h.change_seq, s.id AS s_id,
             s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
-            s.end_date AS s_end,
-            s.closed_at AS s_closed_at
+            s.end_date AS s_end, s.closed_at AS s_closed_at
      FROM journal_head h
-     LEFT JOIN persons p ON p.idnps = $1
-     LEFT JOIN situations s ON s.person_id = p.id
+     LEFT JOIN situations s ON s.person_idnps = $1
      WHERE h.id = 1";
 
-/// [`FACTS`] and the unrevoked token with the hash `$2` (NULLs when there is none), in one
-/// statement and so one snapshot.
-const FACTS_FOR_TOKEN: &str = "SELECT h.change_seq, t.id, t.hash, t.kind, t.person_id,
-            t.system_name, t.label, t.created_at, t.last_used_at, t.revoked_at,
+/// [`FACTS`] and whether a person has the IDNPS `$1` (`p_id`), in one snapshot.
+const FACTS_WITH_PERSON: &str = "SELECT h.change_seq, p.id AS p_id, s.id AS s_id,
+            s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
+            s.end_date AS s_end, s.closed_at AS s_closed_at
+     FROM journal_head h
+     LEFT JOIN persons p ON p.idnps = $1
+     LEFT JOIN situations s ON s.person_idnps = p.idnps
+     WHERE h.id = 1";
+
+/// [`FACTS`] and what a decision needs of the unrevoked token with the hash `$2` (NULLs when
+/// there is none), in one statement and so one snapshot.
+const FACTS_FOR_TOKEN: &str = "SELECT h.change_seq, t.id AS t_id, t.kind AS t_kind,
+            t.person_id AS t_person, t.system_name AS t_system, t.last_used_at AS t_last_used,
+            s.id AS s_id,
+            s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
+            s.end_date AS s_end, s.closed_at AS s_closed_at
+     FROM journal_head h
+     LEFT JOIN api_tokens t ON t.hash = $2 AND t.revoked_at IS NULL
+     LEFT JOIN situations s ON s.person_idnps = $1
+     WHERE h.id = 1";
+
+/// [`FACTS_FOR_TOKEN`] and whether a person has the IDNPS `$1` (`p_id`), in one snapshot.
+const FACTS_WITH_PERSON_FOR_TOKEN: &str = "SELECT h.change_seq, t.id AS t_id, t.kind AS t_kind,
+            t.person_id AS t_person, t.system_name AS t_system, t.last_used_at AS t_last_used,
             p.id AS p_id, s.id AS s_id,
             s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
-            s.end_date AS s_end,
-            s.closed_at AS s_closed_at
+            s.end_date AS s_end, s.closed_at AS s_closed_at
      FROM journal_head h
      LEFT JOIN api_tokens t ON t.hash = $2 AND t.revoked_at IS NULL
      LEFT JOIN persons p ON p.idnps = $1
-     LEFT JOIN situations s ON s.person_id = p.id
+     LEFT JOIN situations s ON s.person_idnps = p.idnps
      WHERE h.id = 1";
 
 /// The connections decisions run on, outside the pool.
@@ -189,15 +212,8 @@ const TOKEN: &str = "SELECT id, hash, kind, person_id, system_name, label, creat
             last_used_at, revoked_at
      FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL";
 
-/// The facts in the rows of [`FACTS`] or [`FACTS_FOR_TOKEN`], situations oldest first.
-fn facts(rows: &[PgRow]) -> StoreResult<DecisionFacts> {
-    let Some(first) = rows.first() else {
-        return Err(StoreError::Corrupt(
-            "the journal head row is missing".into(),
-        ));
-    };
-    let registry_version: i64 = first.try_get("change_seq").map_err(store_error)?;
-    let person: Option<i64> = first.try_get("p_id").map_err(store_error)?;
+/// The situations in rows of the statements above, oldest first.
+fn situations(rows: &[PgRow]) -> StoreResult<Vec<DecisionSituation>> {
     let mut situations = Vec::with_capacity(rows.len());
     for row in rows {
         let id: Option<i64> = row.try_get("s_id").map_err(store_error)?;
@@ -221,11 +237,60 @@ fn facts(rows: &[PgRow]) -> StoreResult<DecisionFacts> {
         });
     }
     situations.sort_unstable_by_key(|s| s.id.0);
-    Ok(DecisionFacts {
+    Ok(situations)
+}
+
+/// The facts in the rows of one statement; `None` when it found no situation and did not
+/// read the person (then the statement with the person answers).
+fn facts(rows: &[PgRow], with_person: bool) -> StoreResult<Option<DecisionFacts>> {
+    let Some(first) = rows.first() else {
+        return Err(StoreError::Corrupt(
+            "the journal head row is missing".into(),
+        ));
+    };
+    let registry_version: i64 = first.try_get("change_seq").map_err(store_error)?;
+    let situations = situations(rows)?;
+    // A situation always belongs to a person: finding one tells the professional is known.
+    let known = if !situations.is_empty() {
+        true
+    } else if with_person {
+        first
+            .try_get::<Option<i64>, _>("p_id")
+            .map_err(store_error)?
+            .is_some()
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(DecisionFacts {
         registry_version,
-        person: person.map(PersonId),
+        known,
         situations,
-    })
+    }))
+}
+
+/// The token in the first row of [`FACTS_FOR_TOKEN`] or [`FACTS_WITH_PERSON_FOR_TOKEN`].
+fn token(rows: &[PgRow]) -> StoreResult<Option<TokenInForce>> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let Some(id) = first
+        .try_get::<Option<i64>, _>("t_id")
+        .map_err(store_error)?
+    else {
+        return Ok(None);
+    };
+    let kind: String = first.try_get("t_kind").map_err(store_error)?;
+    let person: Option<i64> = first.try_get("t_person").map_err(store_error)?;
+    let system: Option<String> = first.try_get("t_system").map_err(store_error)?;
+    let last_used: Option<Timestamp> = first.try_get("t_last_used").map_err(store_error)?;
+    let holder = TokenHolder::from_parts(&kind, person.map(PersonId), system).ok_or_else(|| {
+        StoreError::Corrupt(format!("api token {id}: holder does not fit its kind"))
+    })?;
+    Ok(Some(TokenInForce {
+        id: ApiTokenId(id),
+        holder,
+        last_used_at: last_used.map(|t| t.to_jiff()),
+    }))
 }
 
 #[async_trait]
@@ -233,7 +298,14 @@ impl DecisionStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn decision_facts(&self, idnps: &Idnps) -> StoreResult<DecisionFacts> {
         let rows = self.decisions.fetch_all(FACTS, &[idnps.as_str()]).await?;
-        facts(&rows)
+        if let Some(facts) = facts(&rows, false)? {
+            return Ok(facts);
+        }
+        let rows = self
+            .decisions
+            .fetch_all(FACTS_WITH_PERSON, &[idnps.as_str()])
+            .await?;
+        facts(&rows, true)?.ok_or_else(|| StoreError::Corrupt("decision facts not read".into()))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -253,26 +325,76 @@ impl DecisionStore for PgStore {
         &self,
         idnps: &Idnps,
         token_hash: &str,
-    ) -> StoreResult<(Option<ApiToken>, DecisionFacts)> {
+    ) -> StoreResult<(Option<TokenInForce>, DecisionFacts)> {
+        let binds = [idnps.as_str(), token_hash];
+        let rows = self.decisions.fetch_all(FACTS_FOR_TOKEN, &binds).await?;
+        if let Some(facts) = facts(&rows, false)? {
+            return Ok((token(&rows)?, facts));
+        }
+        // No situation: token and person are read again together, so that everything
+        // answered comes from one snapshot.
         let rows = self
             .decisions
-            .fetch_all(FACTS_FOR_TOKEN, &[idnps.as_str(), token_hash])
+            .fetch_all(FACTS_WITH_PERSON_FOR_TOKEN, &binds)
             .await?;
-        let token = match rows.first() {
-            Some(first)
-                if first
-                    .try_get::<Option<i64>, _>("id")
-                    .map_err(store_error)?
-                    .is_some() =>
-            {
-                Some(
-                    ApiTokenRow::from_row(first)
-                        .map_err(store_error)?
-                        .into_token()?,
-                )
-            }
-            _ => None,
+        let facts = facts(&rows, true)?
+            .ok_or_else(|| StoreError::Corrupt("decision facts not read".into()))?;
+        Ok((token(&rows)?, facts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use rppsplus_store::Store;
+    use rppsplus_test_support::TestDb;
+    use sqlx::AssertSqlSafe;
+
+    type Outcome = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+    /// `EXPLAIN` of `statement` with every parameter bound to `value`, one line per node.
+    async fn plan(store: &PgStore, statement: &str, params: usize, value: &str) -> Vec<String> {
+        // The planner is asked as it would plan on a registry of real size, where it prefers
+        // the index to reading a few pages.
+        let mut conn = store.pool().acquire().await.unwrap();
+        for setting in ["SET enable_seqscan = off", "SET enable_bitmapscan = off"] {
+            sqlx::query(setting).execute(&mut *conn).await.unwrap();
+        }
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(format!("EXPLAIN {statement}")));
+        for _ in 0..params {
+            q = q.bind(value);
+        }
+        q.fetch_all(&mut *conn).await.unwrap()
+    }
+
+    /// The statement every decision runs reads the situations from one range of the covering
+    /// index on the IDNPS, never `persons`; only the statements used when there is no
+    /// situation read the person.
+    #[tokio::test]
+    async fn decisions_read_situations_by_idnps_from_one_index() -> Outcome {
+        let Some(db) = TestDb::postgres().await? else {
+            return Ok(());
         };
-        Ok((token, facts(&rows)?))
+        let store = PgStore::connect(&db.url).await?;
+        for (statement, params, reads_persons) in [
+            (FACTS, 1, false),
+            (FACTS_FOR_TOKEN, 2, false),
+            (FACTS_WITH_PERSON, 1, true),
+            (FACTS_WITH_PERSON_FOR_TOKEN, 2, true),
+        ] {
+            let plan = plan(&store, statement, params, "810000000001")
+                .await
+                .join("\n");
+            assert!(
+                plan.contains("using ix_situations_decision on situations"),
+                "{plan}"
+            );
+            assert!(plan.contains("person_idnps ="), "{plan}");
+            assert_eq!(plan.contains("on persons"), reads_persons, "{plan}");
+        }
+        store.close().await;
+        Ok(())
     }
 }

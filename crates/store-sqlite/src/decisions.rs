@@ -9,11 +9,11 @@
 use async_trait::async_trait;
 use rppsplus_domain::Idnps;
 use rppsplus_store::{
-    ApiToken, DecisionFacts, DecisionSituation, DecisionStore, PersonId, SituationId, StoreError,
-    StoreResult,
+    ApiToken, ApiTokenId, DecisionFacts, DecisionSituation, DecisionStore, PersonId, SituationId,
+    StoreError, StoreResult, TokenHolder, TokenInForce,
 };
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, Row};
 
 use crate::SqliteStore;
 use crate::convert::{date, finess, opt_date, opt_instant};
@@ -32,10 +32,10 @@ const FACTS: &str = "SELECT h.change_seq, p.id AS p_id, s.id AS s_id,
      LEFT JOIN situations s ON s.person_id = p.id
      WHERE h.id = 1";
 
-/// [`FACTS`] and the unrevoked token with the hash `$2` (NULLs when there is none), in one
-/// statement and so one snapshot.
-const FACTS_FOR_TOKEN: &str = "SELECT h.change_seq, t.id, t.hash, t.kind, t.person_id,
-            t.system_name, t.label, t.created_at, t.last_used_at, t.revoked_at,
+/// [`FACTS`] and what a decision needs of the unrevoked token with the hash `$2` (NULLs when
+/// there is none), in one statement and so one snapshot.
+const FACTS_FOR_TOKEN: &str = "SELECT h.change_seq, t.id AS t_id, t.kind AS t_kind,
+            t.person_id AS t_person, t.system_name AS t_system, t.last_used_at AS t_last_used,
             p.id AS p_id, s.id AS s_id,
             s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
             s.end_date AS s_end,
@@ -54,7 +54,10 @@ fn facts(rows: &[SqliteRow]) -> StoreResult<DecisionFacts> {
         ));
     };
     let registry_version: i64 = first.try_get("change_seq").map_err(store_error)?;
-    let person: Option<i64> = first.try_get("p_id").map_err(store_error)?;
+    let known = first
+        .try_get::<Option<i64>, _>("p_id")
+        .map_err(store_error)?
+        .is_some();
     let mut situations = Vec::with_capacity(rows.len());
     for row in rows {
         let id: Option<i64> = row.try_get("s_id").map_err(store_error)?;
@@ -80,9 +83,28 @@ fn facts(rows: &[SqliteRow]) -> StoreResult<DecisionFacts> {
     situations.sort_unstable_by_key(|s| s.id.0);
     Ok(DecisionFacts {
         registry_version,
-        person: person.map(PersonId),
+        known,
         situations,
     })
+}
+
+/// The token in a row of [`FACTS_FOR_TOKEN`], if one is in force.
+fn token(row: &SqliteRow) -> StoreResult<Option<TokenInForce>> {
+    let Some(id) = row.try_get::<Option<i64>, _>("t_id").map_err(store_error)? else {
+        return Ok(None);
+    };
+    let kind: String = row.try_get("t_kind").map_err(store_error)?;
+    let person: Option<i64> = row.try_get("t_person").map_err(store_error)?;
+    let system: Option<String> = row.try_get("t_system").map_err(store_error)?;
+    let last_used: Option<i64> = row.try_get("t_last_used").map_err(store_error)?;
+    let holder = TokenHolder::from_parts(&kind, person.map(PersonId), system).ok_or_else(|| {
+        StoreError::Corrupt(format!("api token {id}: holder does not fit its kind"))
+    })?;
+    Ok(Some(TokenInForce {
+        id: ApiTokenId(id),
+        holder,
+        last_used_at: opt_instant(last_used)?,
+    }))
 }
 
 #[async_trait]
@@ -116,7 +138,7 @@ impl DecisionStore for SqliteStore {
         &self,
         idnps: &Idnps,
         token_hash: &str,
-    ) -> StoreResult<(Option<ApiToken>, DecisionFacts)> {
+    ) -> StoreResult<(Option<TokenInForce>, DecisionFacts)> {
         let rows = sqlx::query(FACTS_FOR_TOKEN)
             .bind(idnps.as_str())
             .bind(token_hash)
@@ -124,19 +146,8 @@ impl DecisionStore for SqliteStore {
             .await
             .map_err(store_error)?;
         let token = match rows.first() {
-            Some(first)
-                if first
-                    .try_get::<Option<i64>, _>("id")
-                    .map_err(store_error)?
-                    .is_some() =>
-            {
-                Some(
-                    ApiTokenRow::from_row(first)
-                        .map_err(store_error)?
-                        .into_token()?,
-                )
-            }
-            _ => None,
+            Some(first) => token(first)?,
+            None => None,
         };
         Ok((token, facts(&rows)?))
     }

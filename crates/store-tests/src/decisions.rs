@@ -36,7 +36,7 @@ pub async fn decision_facts_of_a_professional(store: Arc<dyn Store>) -> Outcome 
     let idle = fixtures::person(3)?;
     let person_id = tx.insert_person(&person).await?;
     let other_id = tx.insert_person(&other).await?;
-    let idle_id = tx.insert_person(&idle).await?;
+    tx.insert_person(&idle).await?;
     let ex = tx
         .insert_exercise(&fixtures::exercise(person_id, 1)?)
         .await?;
@@ -63,16 +63,16 @@ pub async fn decision_facts_of_a_professional(store: Arc<dyn Store>) -> Outcome 
     assert!(v2 > v1);
 
     let unknown = store.decision_facts(&fixtures::person(99)?.idnps).await?;
-    assert_eq!(unknown.person, None);
+    assert!(!unknown.known);
     assert!(unknown.situations.is_empty());
     assert_eq!(unknown.registry_version, v2);
 
     let none = store.decision_facts(&idle.idnps).await?;
-    assert_eq!(none.person, Some(idle_id));
+    assert!(none.known);
     assert!(none.situations.is_empty());
 
     let facts = store.decision_facts(&person.idnps).await?;
-    assert_eq!(facts.person, Some(person_id));
+    assert!(facts.known);
     assert_eq!(facts.registry_version, v2);
     assert_eq!(
         facts.situations,
@@ -110,16 +110,37 @@ pub async fn decision_facts_of_a_professional(store: Arc<dyn Store>) -> Outcome 
         .decision_facts_for_token(&person.idnps, &token.hash)
         .await?;
     assert_eq!(
-        found.map(|t| (t.id, t.record)),
-        Some((token_id, token.clone()))
+        found.map(|t| (t.id, t.holder, t.last_used_at)),
+        Some((token_id, token.holder.clone(), None))
     );
     assert_eq!(with_token.situations, facts.situations);
-    assert_eq!(with_token.person, Some(person_id));
+    assert!(with_token.known);
     let (none, unknown) = store
         .decision_facts_for_token(&fixtures::person(99)?.idnps, &"cd".repeat(32))
         .await?;
     assert_eq!(none, None);
-    assert_eq!((unknown.person, unknown.situations.len()), (None, 0));
+    assert_eq!((unknown.known, unknown.situations.len()), (false, 0));
+    // Without situations the token is read again with the person, in one snapshot: a known
+    // professional without situations is told from an unknown one, with the token either way.
+    let (found, idle_facts) = store
+        .decision_facts_for_token(&idle.idnps, &token.hash)
+        .await?;
+    assert_eq!(found.map(|t| t.id), Some(token_id));
+    assert!(idle_facts.known && idle_facts.situations.is_empty());
+    assert_eq!(idle_facts.registry_version, v2);
+    let (found, nobody) = store
+        .decision_facts_for_token(&fixtures::person(99)?.idnps, &token.hash)
+        .await?;
+    assert_eq!(found.map(|t| t.id), Some(token_id));
+    assert!(!nobody.known && nobody.situations.is_empty());
+    // The last use is read, so that it is recorded at most once a minute.
+    let mut tx = store.begin().await?;
+    tx.touch_api_token(token_id, at(9150)?).await?;
+    tx.commit().await?;
+    let (found, _) = store
+        .decision_facts_for_token(&person.idnps, &token.hash)
+        .await?;
+    assert_eq!(found.and_then(|t| t.last_used_at), Some(at(9150)?));
     let mut tx = store.begin().await?;
     tx.revoke_api_token(token_id, at(9200)?).await?;
     tx.commit().await?;

@@ -250,3 +250,61 @@ pub async fn folded_columns_match_fold_text(db: &TestDb) -> Outcome {
     }
     Ok(())
 }
+
+/// On PostgreSQL a situation carries its person's IDNPS for the decision read (migration
+/// `…14_decision_by_idnps`): triggers give it the person's IDNPS whatever a statement writes,
+/// and carry a changed IDNPS to every situation of the person, so that no write path can leave
+/// a decision reading a stale one. SQLite reads through `persons` and has no such column.
+pub async fn situations_carry_their_persons_idnps(db: &TestDb) -> Outcome {
+    let BackendStore::Postgres(pg) = &db.backend_store else {
+        return Ok(());
+    };
+    let ej = crate::fixtures::legal_entity(1)?;
+    let eg = crate::fixtures::establishment(2, &ej.finess)?;
+    let person = crate::fixtures::person(1)?;
+    let moved = crate::fixtures::person(2)?;
+    let mut tx = db.store.begin().await?;
+    tx.upsert_structure(&ej).await?;
+    let eg_id = tx.upsert_structure(&eg).await?.id();
+    let person_id = tx.insert_person(&person).await?;
+    let ex = tx
+        .insert_exercise(&crate::fixtures::exercise(person_id, 1)?)
+        .await?;
+    let start = jiff::civil::date(2020, 1, 6);
+    let first = tx
+        .insert_situation(&crate::fixtures::situation(ex, person_id, eg_id, start, 1)?)
+        .await?;
+    let second = tx
+        .insert_situation(&crate::fixtures::situation(ex, person_id, eg_id, start, 2)?)
+        .await?;
+    tx.commit().await?;
+    let idnps_of = |id: i64| {
+        sqlx::query_scalar::<_, String>("SELECT person_idnps FROM situations WHERE id = $1")
+            .bind(id)
+            .fetch_one(pg.pool())
+    };
+    assert_eq!(idnps_of(first.0).await?, person.idnps.as_str());
+
+    // A statement that writes another IDNPS is overruled.
+    sqlx::query("UPDATE situations SET person_idnps = '800000000000' WHERE id = $1")
+        .bind(first.0)
+        .execute(pg.pool())
+        .await?;
+    assert_eq!(idnps_of(first.0).await?, person.idnps.as_str());
+
+    // A person's IDNPS that changes moves with every one of their situations, and the
+    // decision read finds them under the new one only.
+    sqlx::query("UPDATE persons SET idnps = $1 WHERE id = $2")
+        .bind(moved.idnps.as_str())
+        .bind(person_id.0)
+        .execute(pg.pool())
+        .await?;
+    for id in [first.0, second.0] {
+        assert_eq!(idnps_of(id).await?, moved.idnps.as_str());
+    }
+    let facts = db.store.decision_facts(&moved.idnps).await?;
+    assert_eq!(facts.situations.len(), 2);
+    let before = db.store.decision_facts(&person.idnps).await?;
+    assert!(!before.known && before.situations.is_empty());
+    Ok(())
+}

@@ -75,6 +75,12 @@ macro_rules! conformance_tests {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn situations_carry_their_persons_idnps() -> Outcome {
+            let Some(db) = open().await? else { return Ok(()) };
+            raw::situations_carry_their_persons_idnps(&db).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn tampered_audit_row_is_named() -> Outcome {
             let Some(db) = open().await? else { return Ok(()) };
             raw::tampered_audit_row_is_named(&db).await

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use jiff::civil::Date;
 use rppsplus_domain::{Finess, Idnps};
 
-use crate::{ApiToken, PersonId, SituationId, StoreResult};
+use crate::{ApiToken, ApiTokenId, SituationId, StoreResult, TokenHolder};
 
 /// One situation of the professional, as a decision needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +39,22 @@ pub struct DecisionFacts {
     /// The change-feed head (the sequence of the last committed change) in the snapshot the
     /// situations were read from.
     pub registry_version: i64,
-    /// The person with the identifier, if any.
-    pub person: Option<PersonId>,
+    /// Whether a person has the identifier (a known professional may have no situation).
+    pub known: bool,
     /// Every situation of the person, closed ones included, oldest first.
     pub situations: Vec<DecisionSituation>,
+}
+
+/// What a decision needs of the caller's token: who holds it and when it was last used (to
+/// record its use at most once a minute). Its secret's hash, label and dates are not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInForce {
+    /// The token.
+    pub id: ApiTokenId,
+    /// Whom it acts for.
+    pub holder: TokenHolder,
+    /// Last use.
+    pub last_used_at: Option<jiff::Timestamp>,
 }
 
 /// Reads for access decisions, outside any transaction.
@@ -58,11 +70,12 @@ pub trait DecisionStore {
     /// SQLite, without waiting for the writer).
     async fn api_token_in_force(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
 
-    /// [`DecisionStore::decision_facts`] and [`DecisionStore::api_token_in_force`] in one
-    /// statement: what a consuming system's decision call needs, in one round trip.
+    /// [`DecisionStore::decision_facts`] and the unrevoked token whose secret hashes to
+    /// `token_hash`, in one snapshot: what a consuming system's decision call needs, in one
+    /// round trip for a professional with situations.
     async fn decision_facts_for_token(
         &self,
         idnps: &Idnps,
         token_hash: &str,
-    ) -> StoreResult<(Option<ApiToken>, DecisionFacts)>;
+    ) -> StoreResult<(Option<TokenInForce>, DecisionFacts)>;
 }
