@@ -182,7 +182,7 @@ impl Background {
 
 /// Runs `rppsplus mail …`.
 pub async fn run(g: &GlobalArgs, command: MailCommand) -> anyhow::Result<ExitCode> {
-    let store = open_store(&g.database_url, false).await?;
+    let store = open_store(g, false).await?;
     if !store.is_migrated().await? {
         bail!(
             "the database {} is not initialised: run `rppsplus serve` (SQLite) or `rppsplus migrate` first",

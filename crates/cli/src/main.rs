@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use rppsplus_app::demo::DemoOutcome;
 use rppsplus_app::{App, AppSettings, SystemClock};
 use rppsplus_store::{Backend, Store};
-use rppsplus_store_postgres::PgStore;
+use rppsplus_store_postgres::{DEFAULT_POOL_SIZE, PgSettings, PgStore};
 use rppsplus_store_sqlite::SqliteStore;
 
 /// RPPS+ — the national registry of health, social and medico-social professionals.
@@ -52,6 +52,27 @@ struct GlobalArgs {
     /// key. The sequence only moves forward; a lower value than the current one is ignored.
     #[arg(long, env = "RPPSPLUS_RPPS_SEQUENCE_START", default_value_t = AppSettings::default().rpps_sequence_start, global = true)]
     rpps_sequence_start: u64,
+
+    /// PostgreSQL: connections of this instance's pool (pages, writes, the directory, mail).
+    /// Access decisions and token checks use their own (`--decision-connections`). Mind the
+    /// server's `max_connections` across all instances. Not used with SQLite.
+    #[arg(long, env = "RPPSPLUS_DATABASE_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    database_pool_size: u32,
+
+    /// PostgreSQL: connections of this instance for access decisions and token checks, outside
+    /// the pool, each serving one request at a time [default: two per worker thread]. Not used
+    /// with SQLite.
+    #[arg(long, env = "RPPSPLUS_DECISION_CONNECTIONS", value_parser = clap::value_parser!(u16).range(1..), global = true)]
+    decision_connections: Option<u16>,
+}
+
+impl GlobalArgs {
+    fn pg_settings(&self) -> PgSettings {
+        PgSettings {
+            pool_size: self.database_pool_size,
+            decision_connections: self.decision_connections.map(usize::from),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,7 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(g, args).await,
         Command::Migrate => {
-            let store = open_store(&g.database_url, true).await?;
+            let store = open_store(g, true).await?;
             store.migrate().await.context("applying migrations")?;
             store.close().await;
             println!("migrations applied");
@@ -277,7 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&g.database_url, true).await?;
+    let store = open_store(g, true).await?;
     match store.backend() {
         Backend::Sqlite => store
             .migrate()
@@ -355,7 +376,7 @@ fn settings(g: &GlobalArgs) -> AppSettings {
 }
 
 async fn open_app(g: &GlobalArgs, create: bool) -> anyhow::Result<App> {
-    let store = open_store(&g.database_url, create).await?;
+    let store = open_store(g, create).await?;
     if !store.is_migrated().await? {
         bail!(
             "the database {} is not initialised: run `rppsplus serve` (SQLite) or `rppsplus migrate` first",
@@ -365,7 +386,8 @@ async fn open_app(g: &GlobalArgs, create: bool) -> anyhow::Result<App> {
     Ok(App::new(store, settings(g), Arc::new(SystemClock)))
 }
 
-async fn open_store(url: &str, create_sqlite: bool) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(g: &GlobalArgs, create_sqlite: bool) -> anyhow::Result<Arc<dyn Store>> {
+    let url = g.database_url.as_str();
     match Backend::from_url(url) {
         Some(Backend::Sqlite) => Ok(Arc::new(
             SqliteStore::connect(url, create_sqlite)
@@ -373,7 +395,7 @@ async fn open_store(url: &str, create_sqlite: bool) -> anyhow::Result<Arc<dyn St
                 .with_context(|| format!("opening the SQLite database {}", redacted(url)))?,
         )),
         Some(Backend::Postgres) => Ok(Arc::new(
-            PgStore::connect(url)
+            PgStore::connect_with(url, g.pg_settings())
                 .await
                 .context("connecting to PostgreSQL")?,
         )),

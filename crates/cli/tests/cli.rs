@@ -56,6 +56,10 @@ fn help_documents_every_setting_and_its_environment_variable() -> TestResult {
         "RPPSPLUS_LOG",
         "--rpps-sequence-start",
         "RPPSPLUS_RPPS_SEQUENCE_START",
+        "--database-pool-size",
+        "RPPSPLUS_DATABASE_POOL_SIZE",
+        "--decision-connections",
+        "RPPSPLUS_DECISION_CONNECTIONS",
     ] {
         assert!(help.contains(needle), "{needle} missing from serve --help");
     }

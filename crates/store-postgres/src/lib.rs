@@ -41,8 +41,8 @@ pub use crate::tx::PgTx;
 /// The embedded migrations (`migrations/`, named like SQLite's).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Connections per server instance.
-const POOL_SIZE: u32 = 10;
+/// Connections of the pool per server instance, unless set otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
 
 /// How long a request waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,6 +58,25 @@ const DECISION_CONNECTIONS_PER_WORKER: usize = 2;
 /// The `application_name` of the connections for decisions.
 pub const DECISION_CONNECTIONS_NAME: &str = "rppsplus-decisions";
 
+/// How many connections one server instance opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgSettings {
+    /// Connections of the pool: pages, writes, the directory, background work.
+    pub pool_size: u32,
+    /// Connections for access decisions and token checks, outside the pool; `None`: two per
+    /// worker thread of the runtime.
+    pub decision_connections: Option<usize>,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        PgSettings {
+            pool_size: DEFAULT_POOL_SIZE,
+            decision_connections: None,
+        }
+    }
+}
+
 /// A registry stored in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -70,6 +89,11 @@ impl PgStore {
     /// Does not migrate: call [`Store::migrate`] (the `migrate` command does, before a new
     /// version starts).
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        Self::connect_with(url, PgSettings::default()).await
+    }
+
+    /// [`PgStore::connect`] with as many connections as `settings` say (at least one of each).
+    pub async fn connect_with(url: &str, settings: PgSettings) -> StoreResult<PgStore> {
         // sqlx checks every connection it hands out with a round trip of its own by default,
         // and again when it takes it back: three round trips for a one-statement read such as
         // an access decision. The check when taken back stays (it also flushes a dropped
@@ -77,7 +101,7 @@ impl PgStore {
         // database restart or a network cut may have broken meanwhile.
         let options: PgConnectOptions = url.parse().map_err(store_error)?;
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(settings.pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
@@ -91,12 +115,15 @@ impl PgStore {
             .connect_with(options.clone())
             .await
             .map_err(store_error)?;
-        let workers =
-            tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers());
+        let decision_connections = settings.decision_connections.unwrap_or_else(|| {
+            let workers =
+                tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers());
+            workers * DECISION_CONNECTIONS_PER_WORKER
+        });
         let decisions = Arc::new(DecisionConnections::new(
             // Named, so that operators see them apart from the pool's in `pg_stat_activity`.
             options.application_name(DECISION_CONNECTIONS_NAME),
-            workers * DECISION_CONNECTIONS_PER_WORKER,
+            decision_connections,
             ACQUIRE_TIMEOUT,
         ));
         tracing::debug!("postgres store connected");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rppsplus_domain::{Idnps, Rpps};
 use rppsplus_store::DecisionStore;
-use rppsplus_store_postgres::{DECISION_CONNECTIONS_NAME, PgStore};
+use rppsplus_store_postgres::{DECISION_CONNECTIONS_NAME, PgSettings, PgStore};
 use rppsplus_test_support::TestDb;
 use rppsplus_test_support::db::BackendStore;
 use sqlx::Connection;
@@ -171,5 +171,39 @@ async fn closing_the_store_closes_the_decision_connections() -> Fallible {
         tokio::task::yield_now().await;
     }
     assert!(store.decision_facts(&unknown()).await.is_err());
+    Ok(())
+}
+
+/// The settings decide how many connections an instance opens: the pool's bound, and exactly
+/// as many decision connections as asked, each opened once and reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_counts_follow_the_settings() -> Fallible {
+    let Some(db) = TestDb::postgres().await? else {
+        return Ok(());
+    };
+    let store = PgStore::connect_with(
+        &db.url,
+        PgSettings {
+            pool_size: 3,
+            decision_connections: Some(3),
+        },
+    )
+    .await?;
+    assert_eq!(store.pool().options().get_max_connections(), 3);
+    for _ in 0..ROUNDS {
+        store.decision_facts(&unknown()).await?;
+    }
+    let backends = decision_backends(&store).await?;
+    assert_eq!(backends.len(), 3, "{backends:?}");
+    for _ in 0..ROUNDS {
+        store.decision_facts(&unknown()).await?;
+    }
+    let mut again = decision_backends(&store).await?;
+    let mut backends = backends;
+    backends.sort_unstable();
+    again.sort_unstable();
+    assert_eq!(again, backends, "the same connections serve every decision");
+    rppsplus_store::Store::close(&store).await;
+    db.store.close().await;
     Ok(())
 }
