@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 use rppsplus_app::decisions::{Answer, MAX_BATCH, Question, RawQuestion};
 use rppsplus_app::{AppError, FieldError};
 use rppsplus_domain::decision::{Reason, Verdict};
+use std::borrow::Cow;
+
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, Caller, Text};
+use super::extract::{ApiJson, Caller, JsonBytes, Text};
 use crate::AppState;
 
 /// The header carrying the registry version a decision read.
@@ -130,6 +132,54 @@ impl QuestionBody {
                 Err(problems)
             }
         }
+    }
+}
+
+/// A question whose fields are all strings (or absent), as every well-formed call sends it,
+/// read straight from the body's bytes into borrowed fields. Any other body is read as a
+/// [`QuestionBody`], which names each field of the wrong type: both give the same question
+/// for a body this one accepts.
+#[derive(Debug, Deserialize)]
+struct PlainQuestion<'a> {
+    #[serde(borrow)]
+    professional: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    document_type: Option<PlainDocumentType<'a>>,
+    #[serde(borrow)]
+    structure: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    at: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PlainDocumentType<'a> {
+    #[serde(borrow)]
+    system: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
+}
+
+impl PlainQuestion<'_> {
+    /// The question in `bytes` if they are a plain JSON object of strings. A body with a `[`
+    /// anywhere is left to [`QuestionBody`]: serde would read an array into a struct by
+    /// position, which the API refuses.
+    fn read(bytes: &[u8]) -> Option<RawQuestion> {
+        let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if !object || bytes.contains(&b'[') {
+            return None;
+        }
+        let plain: PlainQuestion<'_> = serde_json::from_slice(bytes).ok()?;
+        let (system, code) = match plain.document_type {
+            Some(d) => (d.system.map(Cow::into_owned), d.code.map(Cow::into_owned)),
+            None => (None, None),
+        };
+        Some(RawQuestion {
+            professional: plain.professional.map(Cow::into_owned),
+            system,
+            code,
+            structure: plain.structure.map(Cow::into_owned),
+            at: plain.at.map(Cow::into_owned),
+        })
     }
 }
 
@@ -255,9 +305,9 @@ fn refused(e: AppError) -> ApiError {
 
 fn with_version<T: IntoResponse>(body: T, version: i64) -> Response {
     let mut response = body.into_response();
-    if let Ok(v) = HeaderValue::from_str(&version.to_string()) {
-        response.headers_mut().insert(REGISTRY_VERSION, v);
-    }
+    response
+        .headers_mut()
+        .insert(REGISTRY_VERSION, HeaderValue::from(version));
     response
 }
 
@@ -283,9 +333,13 @@ fn with_version<T: IntoResponse>(body: T, version: i64) -> Response {
 pub async fn decide(
     State(state): State<AppState>,
     Bearer(token): Bearer,
-    ApiJson(body): ApiJson<QuestionBody>,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
-    let question = match body.check("") {
+    let checked = match PlainQuestion::read(&body) {
+        Some(raw) => raw.check(""),
+        None => ApiJson::<QuestionBody>::parse(&body)?.check(""),
+    };
+    let question = match checked {
         Ok(q) => q,
         Err(problems) => {
             // An unknown token is told so before any field problem, as everywhere else.
@@ -420,4 +474,49 @@ pub async fn ping() -> StatusCode {
 )]
 pub async fn ping_authenticated(Caller(_caller): Caller) -> StatusCode {
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the general reading makes of a body: the checked question or the field problems,
+    /// or `None` when the body itself is refused.
+    fn general(body: &str) -> Option<Result<Question, Vec<FieldError>>> {
+        let parsed = ApiJson::<QuestionBody>::parse(body.as_bytes()).ok()?;
+        Some(parsed.check(""))
+    }
+
+    /// Bodies of strings are read straight from their bytes into the same question as the
+    /// general reading gives; anything else is left to the general reading.
+    #[test]
+    fn plain_bodies_read_like_the_general_reading_and_others_are_left_to_it() {
+        let plain = [
+            r#"{"professional":"810000000005","document_type":{"system":"http://loinc.org","code":"11488-4"}}"#,
+            r#"  {"professional":" 10000000005 ","document_type":{"system":"http://loinc.org","code":"11488-4"},"structure":"690001029","at":"2026-11-27T10:00:00+01:00"}"#,
+            r#"{"professional":"8100\u00300000005","document_type":{"system":"http:\/\/loinc.org","code":"11488-4"},"extra":"ignored"}"#,
+            r#"{"professional":null,"document_type":null,"structure":null,"at":null}"#,
+            r#"{"document_type":{},"at":"hier"}"#,
+            r#"{}"#,
+        ];
+        for body in plain {
+            let fast = PlainQuestion::read(body.as_bytes())
+                .unwrap_or_else(|| panic!("read as plain: {body}"))
+                .check("");
+            assert_eq!(Some(fast), general(body), "{body}");
+        }
+        let others = [
+            r#"["810000000005",{"system":"http://loinc.org","code":"11488-4"}]"#,
+            r#"{"professional":"810000000005","document_type":["http://loinc.org","11488-4"]}"#,
+            r#"{"professional":810000000005,"document_type":{"system":"http://loinc.org","code":"11488-4"}}"#,
+            r#"{"professional":"810000000005","professional":"810000000013"}"#,
+            r#"{"professional":"810000000005","document_type":"11488-4"}"#,
+            r#"{"professional":"810000000005""#,
+            r#""810000000005""#,
+            "",
+        ];
+        for body in others {
+            assert!(PlainQuestion::read(body.as_bytes()).is_none(), "{body}");
+        }
+    }
 }

@@ -61,10 +61,14 @@ fn malformed(message: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message)
 }
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+/// The body of a JSON request, read but not parsed: for a handler that reads a well-formed body
+/// straight into borrowed fields and gives any other to [`ApiJson::parse`] for its messages.
+#[derive(Debug, Clone)]
+pub struct JsonBytes(pub Bytes);
+
+impl<S> FromRequest<S> for JsonBytes
 where
     S: Send + Sync,
-    T: DeserializeOwned,
 {
     type Rejection = ApiError;
 
@@ -76,8 +80,9 @@ where
                 "Envoyez le corps de la requête en JSON, avec l'en-tête « Content-Type: application/json ».",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
+        Bytes::from_request(req, state)
             .await
+            .map(JsonBytes)
             .map_err(|e: BytesRejection| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(
@@ -88,15 +93,33 @@ where
                 } else {
                     malformed("Le corps de la requête n'a pas pu être lu.")
                 }
-            })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            })
+    }
+}
+
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// Reads a body that must be a JSON object into `T`.
+    pub fn parse(bytes: &[u8]) -> Result<T, ApiError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|_| malformed("Le corps de la requête n'est pas du JSON valide."))?;
         if !value.is_object() {
             return Err(malformed("Le corps de la requête doit être un objet JSON."));
         }
         serde_json::from_value(value)
-            .map(ApiJson)
             .map_err(|_| malformed("Le corps de la requête ne correspond pas au format attendu."))
+    }
+}
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        Self::parse(&bytes).map(ApiJson)
     }
 }
 
