@@ -215,7 +215,7 @@ impl TestDb {
         };
         let _ = admin.close().await;
 
-        let url = with_database(&server_url, &name);
+        let url = rppsplus_store_postgres::with_database(&server_url, &name);
         let store = PgStore::connect(&url)
             .await
             .map_err(|e| TestDbError::new("connecting to the PostgreSQL test database", e))?;
@@ -295,44 +295,4 @@ fn random_hex(n: usize) -> Result<String, TestDbError> {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).map_err(|e| TestDbError::new("drawing a random name", e))?;
     Ok(hex::encode(bytes))
-}
-
-/// The server URL with its database replaced by `name`, query parameters kept.
-fn with_database(server_url: &str, name: &str) -> String {
-    let (base, query) = match server_url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (server_url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut url = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn the_database_of_a_url_is_replaced() {
-        assert_eq!(
-            with_database("postgres://u@127.0.0.1:5432/postgres", "t1"),
-            "postgres://u@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h:1/postgres?sslmode=disable", "t1"),
-            "postgres://u:p@h:1/t1?sslmode=disable"
-        );
-        assert_eq!(with_database("postgresql://h", "t1"), "postgresql://h/t1");
-        assert_eq!(
-            with_database("postgres://h?x=1", "t1"),
-            "postgres://h/t1?x=1"
-        );
-    }
 }
