@@ -109,6 +109,11 @@ async fn an_edit_after_a_closing_at_once_does_not_reopen_the_time_between() -> T
             .await?;
         assert_eq!(closed.status, 200, "{}", closed.body);
         assert_eq!(closed.body["active"], false, "{}", closed.body);
+        assert_eq!(
+            closed.body["closed_at"], "2026-11-27T09:00:00Z",
+            "{}",
+            closed.body
+        );
 
         // 15:00: the exercise name is corrected; the situation stays closed.
         clock.set("2026-11-27T14:00:00Z".parse()?);
@@ -118,6 +123,12 @@ async fn an_edit_after_a_closing_at_once_does_not_reopen_the_time_between() -> T
         assert_eq!(edited.status, 200, "{}", edited.body);
         assert_eq!(edited.body["exercise_last_name"], "CLOTURE-ROY");
         assert_eq!(edited.body["active"], false, "{}", edited.body);
+        // The closing keeps its instant through the correction.
+        assert_eq!(
+            edited.body["closed_at"], "2026-11-27T09:00:00Z",
+            "{}",
+            edited.body
+        );
 
         // Asked about 12:00, between the closing and the correction: closed already.
         for (at, expected) in [
@@ -139,6 +150,7 @@ async fn an_edit_after_a_closing_at_once_does_not_reopen_the_time_between() -> T
             .await?;
         assert_eq!(reopened.status, 200, "{}", reopened.body);
         assert_eq!(reopened.body["active"], true, "{}", reopened.body);
+        assert_eq!(reopened.body["closed_at"], Value::Null, "{}", reopened.body);
         let a = api.post("/access/decisions", &system, ask(None)).await?;
         assert_eq!(a.body["decision"], "permit", "{}", a.body);
         let a = api

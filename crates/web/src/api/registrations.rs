@@ -376,7 +376,11 @@ pub struct SituationBody {
     pub end_date: Option<jiff::civil::Date>,
     /// Why it ended.
     pub end_reason: Option<String>,
-    /// Active now: start date ≤ today (Europe/Paris) ≤ end date.
+    /// The instant it was closed at once (an end date of the day of the closing or earlier):
+    /// access ended then, not at the end of that day. Absent for a situation that ends on its
+    /// end date, or that was reopened.
+    pub closed_at: Option<jiff::Timestamp>,
+    /// Active now: start date ≤ today (Europe/Paris) ≤ end date, and not closed at once.
     pub active: bool,
     /// `active`, `upcoming`, `scheduled_closure` (end date in the future) or `closed`.
     pub status: String,
@@ -398,6 +402,7 @@ impl From<&SituationView> for SituationBody {
             start_date: s.record.start_date,
             end_date: s.record.end_date,
             end_reason: s.end_reason.clone(),
+            closed_at: s.closed_at,
             active: v.active,
             status: v.status.to_owned(),
         }
