@@ -304,12 +304,10 @@ impl App {
             HabilitationKind::Mandatary => Action::DesignateMandatary,
         };
         authorize(&mut tx, actor, action, &scope).await?;
-        // The schema records which person revoked: an actor that is no person (the operator)
-        // does not revoke habilitations, the legal representative or a mandataire does.
-        let Some(by) = actor.person_id() else {
-            return Err(AppError::Forbidden);
-        };
-        tx.revoke_habilitation(id, by, at).await?;
+        // The legal representative, a mandataire, or the registry operator (who keeps the
+        // right to cut off a manager, e.g. one whose identity proved false); the audit log
+        // names who.
+        tx.revoke_habilitation(id, actor.person_id(), at).await?;
         journal(
             &mut tx,
             actor,

@@ -475,7 +475,7 @@ impl App {
         Ok(view(updated, &structure, at))
     }
 
-    /// A manager's own departure, by the legal representative (or a mandataire): closes the
+    /// A manager's own departure, by the legal representative (a mandataire, the operator): closes the
     /// manager's situation and revokes their Gestionnaire RPPS+ habilitations that cover its
     /// establishment, in one transaction. Returns the closed situation and how many
     /// habilitations were revoked.
@@ -498,9 +498,7 @@ impl App {
             Err(AppError::Forbidden) => return Err(AppError::NotFound),
             Err(e) => return Err(e),
         }
-        let Some(by) = actor.person_id() else {
-            return Err(AppError::Forbidden);
-        };
+        let by = actor.person_id();
         let node = node_of(&mut tx, &structure).await?;
         let mut revoked = 0;
         for h in tx.active_habilitations_of(situation.record.person).await? {

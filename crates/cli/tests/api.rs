@@ -640,18 +640,38 @@ async fn habilitations_are_listed_granted_and_revoked() -> TestResult {
         assert_eq!((a.status.as_u16(), a.code()), (404, "not_found"));
         let a = api.get("/me", &newcomer_token).await?;
         assert_eq!(a.body["structures"], json!([]));
-        // The operator does not revoke (the schema records the person who revokes).
+        // The registry operator revokes too: the mandataire no longer sees the habilitations,
+        // and the audit log names the operator.
         let a = api
             .delete(
                 &format!("/habilitations/{mandatary_id}"),
                 &operator_token(&server).await?,
             )
             .await?;
-        assert_eq!(a.status, 403, "{}", a.body);
+        assert_eq!(a.status, 204, "{}", a.body);
+        let a = api.get("/habilitations", &mandatary).await?;
+        assert_eq!(a.body["habilitations"], json!([]), "{}", a.body);
         let a = api
             .delete(&format!("/habilitations/{mandatary_id}"), &claire)
             .await?;
-        assert_eq!(a.status, 204);
+        assert_eq!((a.status.as_u16(), a.code()), (404, "not_found"));
+        let revocations: Vec<_> = server
+            .app
+            .store()
+            .audit_rows(0, 1000)
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .into_iter()
+            .filter(|r| r.entry.action == "habilitation.revoke")
+            .map(|r| (r.entry.actor, r.entry.target))
+            .collect();
+        assert!(
+            revocations.contains(&(
+                "operator".to_owned(),
+                format!("habilitation:{mandatary_id}")
+            )),
+            "{revocations:?}"
+        );
         server.stop().await;
     }
     Ok(())

@@ -311,7 +311,8 @@ pub async fn habilitations_grant_and_revoke(store: Arc<dyn Store>) -> Outcome {
     );
     assert!(tx.active_habilitations_of(legal).await?.is_empty());
 
-    tx.revoke_habilitation(on_ej_id, legal, at(50)?).await?;
+    tx.revoke_habilitation(on_ej_id, Some(legal), at(50)?)
+        .await?;
     tx.commit().await?;
 
     let mut tx = store.begin().await?;
@@ -345,12 +346,28 @@ pub async fn habilitations_grant_and_revoke(store: Arc<dyn Store>) -> Outcome {
         vec![active(mandate_id, &mandate)]
     );
     for id in [on_ej_id, rppsplus_store::HabilitationId(mandate_id.0 + 100)] {
-        match tx.revoke_habilitation(id, legal, at(51)?).await {
+        match tx.revoke_habilitation(id, Some(legal), at(51)?).await {
             Err(StoreError::NotFound) => {}
             other => panic!("expected NotFound, got {other:?}"),
         }
     }
     tx.commit().await?;
+
+    // The registry operator revokes without being a person: revoked, by nobody's id.
+    let mut tx = store.begin().await?;
+    tx.revoke_habilitation(mandate_id, None, at(52)?).await?;
+    tx.commit().await?;
+    let mut tx = store.begin().await?;
+    assert_eq!(
+        tx.habilitation(mandate_id).await?,
+        Some(Habilitation {
+            revoked_at: Some(at(52)?),
+            revoked_by: None,
+            ..active(mandate_id, &mandate)
+        })
+    );
+    assert!(tx.active_habilitations_on(s.ej).await?.is_empty());
+    drop(tx);
     assert_eq!(
         store.row_counts().await?.habilitations,
         3,

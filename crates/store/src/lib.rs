@@ -352,11 +352,12 @@ pub trait HabilitationsTx {
     /// The habilitation with this id, in force or revoked.
     async fn habilitation(&mut self, id: HabilitationId) -> StoreResult<Option<Habilitation>>;
 
-    /// Revokes a habilitation (no-op error if already revoked: [`StoreError::NotFound`]).
+    /// Revokes a habilitation (no-op error if already revoked: [`StoreError::NotFound`]),
+    /// by a person, or by the registry operator (`by` is `None`; the audit log names them).
     async fn revoke_habilitation(
         &mut self,
         id: HabilitationId,
-        by: PersonId,
+        by: Option<PersonId>,
         at: Timestamp,
     ) -> StoreResult<()>;
 

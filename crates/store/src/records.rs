@@ -454,7 +454,8 @@ pub struct Habilitation {
     pub record: NewHabilitation,
     /// When revoked.
     pub revoked_at: Option<Timestamp>,
-    /// Who revoked it.
+    /// Who revoked it: a person, or nobody's id when the registry operator did (the audit
+    /// log names the operator).
     pub revoked_by: Option<PersonId>,
 }
 

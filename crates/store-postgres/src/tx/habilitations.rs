@@ -149,7 +149,7 @@ impl HabilitationsTx for PgTx {
     async fn revoke_habilitation(
         &mut self,
         id: HabilitationId,
-        by: PersonId,
+        by: Option<PersonId>,
         at: Timestamp,
     ) -> StoreResult<()> {
         let done = sqlx::query(
@@ -157,7 +157,7 @@ impl HabilitationsTx for PgTx {
              WHERE id = $1 AND revoked_at IS NULL",
         )
         .bind(id.0)
-        .bind(by.0)
+        .bind(by.map(|p| p.0))
         .bind(ts(at))
         .execute(self.conn())
         .await

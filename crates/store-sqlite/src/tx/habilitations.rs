@@ -147,7 +147,7 @@ impl HabilitationsTx for SqliteTx {
     async fn revoke_habilitation(
         &mut self,
         id: HabilitationId,
-        by: PersonId,
+        by: Option<PersonId>,
         at: Timestamp,
     ) -> StoreResult<()> {
         let done = sqlx::query(
@@ -155,7 +155,7 @@ impl HabilitationsTx for SqliteTx {
              WHERE id = $1 AND revoked_at IS NULL",
         )
         .bind(id.0)
-        .bind(by.0)
+        .bind(by.map(|p| p.0))
         .bind(micros(at))
         .execute(self.conn())
         .await
