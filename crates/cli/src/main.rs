@@ -181,6 +181,19 @@ struct ServeArgs {
     #[arg(long, env = "RPPSPLUS_FORM_SECRET", hide_env_values = true)]
     form_secret: Option<String>,
 
+    /// The reverse proxies or load balancers in front of this server, as addresses or networks
+    /// (`10.0.0.0/8,2001:db8::/32`). For a connection from one of them, the limits counted per
+    /// client address (anonymous directory reads, self-registrations) read the client from
+    /// `X-Forwarded-For`, skipping these proxies from the right. Without it the header is
+    /// ignored and every client behind a proxy shares the proxy's allowance.
+    #[arg(
+        long,
+        env = "RPPSPLUS_TRUSTED_PROXIES",
+        value_name = "NETWORK,…",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<rppsplus_web::ProxyNetwork>,
+
     /// Self-registrations (`POST /api/v1/self-registrations`, the API call that needs no
     /// token) one client IP address may submit per hour. A token bucket per address holds an
     /// hour's worth and refills continuously; beyond it the API answers 429
@@ -351,6 +364,7 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             directory: args.directory.settings(),
             self_registrations_per_hour: args.self_registrations_per_hour,
             form_secret: args.form_secret.clone(),
+            trusted_proxies: rppsplus_web::TrustedProxies::new(args.trusted_proxies.clone()),
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)

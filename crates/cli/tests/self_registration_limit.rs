@@ -13,7 +13,7 @@ use std::sync::Arc;
 use api_common::*;
 use jiff::{SignedDuration, Timestamp};
 use rppsplus_test_support::{ManualClock, TestDb, TestServer};
-use rppsplus_web::WebSettings;
+use rppsplus_web::{TrustedProxies, WebSettings};
 use serde_json::{Value, json};
 
 fn submission(first: &str, last: &str) -> Value {
@@ -45,6 +45,14 @@ fn submission(first: &str, last: &str) -> Value {
 }
 
 async fn servers(per_hour: u32, clock: Arc<ManualClock>) -> Fallible<Vec<TestServer>> {
+    servers_behind(per_hour, clock, TrustedProxies::default()).await
+}
+
+async fn servers_behind(
+    per_hour: u32,
+    clock: Arc<ManualClock>,
+    proxies: TrustedProxies,
+) -> Fallible<Vec<TestServer>> {
     let mut dbs = vec![TestDb::sqlite().await?];
     if let Some(pg) = TestDb::postgres().await? {
         dbs.push(pg);
@@ -55,6 +63,7 @@ async fn servers(per_hour: u32, clock: Arc<ManualClock>) -> Fallible<Vec<TestSer
             demo: true,
             public_url: base.to_owned(),
             self_registrations_per_hour: per_hour,
+            trusted_proxies: proxies.clone(),
             ..WebSettings::default()
         })
         .await?;
@@ -77,11 +86,23 @@ struct Reply {
 }
 
 async fn submit(server: &TestServer, client: &reqwest::Client, body: Value) -> Fallible<Reply> {
-    let r = client
+    submit_forwarded(server, client, body, None).await
+}
+
+/// [`submit`] with an `X-Forwarded-For` header.
+async fn submit_forwarded(
+    server: &TestServer,
+    client: &reqwest::Client,
+    body: Value,
+    forwarded_for: Option<&str>,
+) -> Fallible<Reply> {
+    let mut request = client
         .post(server.url("/api/v1/self-registrations"))
-        .json(&body)
-        .send()
-        .await?;
+        .json(&body);
+    if let Some(f) = forwarded_for {
+        request = request.header("X-Forwarded-For", f);
+    }
+    let r = request.send().await?;
     let status = r.status().as_u16();
     let retry_after = r
         .headers()
@@ -156,6 +177,86 @@ async fn self_registrations_are_limited_per_address_without_sleeping() -> TestRe
         // Other calls are not limited.
         let a = here.get(server.url("/api/v1/ping")).send().await?;
         assert_eq!(a.status().as_u16(), 204);
+    }
+    Ok(())
+}
+
+/// Behind a trusted proxy each client named by `X-Forwarded-For` has its own allowance; from a
+/// connection that is not a trusted proxy, the header changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_clients_are_counted_by_forwarded_address() -> TestResult {
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let proxy = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let trusted = TrustedProxies::new(vec!["127.0.0.1".parse()?]);
+    for server in servers_behind(1, clock.clone(), trusted).await? {
+        let via_proxy = client_from(proxy)?;
+        let a = submit_forwarded(
+            &server,
+            &via_proxy,
+            submission("Léa", "Fontaine"),
+            Some("198.51.100.1"),
+        )
+        .await?;
+        assert_eq!(a.status, 202, "{}", a.body);
+        // The same client again, even claiming another address to the left of the proxy's
+        // entry: refused.
+        let a = submit_forwarded(
+            &server,
+            &via_proxy,
+            submission("Zoé", "Garnier"),
+            Some("203.0.113.5, 198.51.100.1"),
+        )
+        .await?;
+        assert_eq!(a.status, 429, "{}", a.body);
+        // Another client through the same proxy: its own allowance.
+        let a = submit_forwarded(
+            &server,
+            &via_proxy,
+            submission("Zoé", "Garnier"),
+            Some("198.51.100.2"),
+        )
+        .await?;
+        assert_eq!(a.status, 202, "{}", a.body);
+
+        // A connection from an address that is no trusted proxy is counted by that address,
+        // whatever it forwards.
+        let direct = client_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)))?;
+        let a = submit_forwarded(
+            &server,
+            &direct,
+            submission("Inès", "Marchand"),
+            Some("198.51.100.7"),
+        )
+        .await?;
+        assert_eq!(a.status, 202, "{}", a.body);
+        let a = submit_forwarded(
+            &server,
+            &direct,
+            submission("Inès", "Marchand"),
+            Some("198.51.100.8"),
+        )
+        .await?;
+        assert_eq!(a.status, 429, "{}", a.body);
+    }
+    // Without trusted proxies the header is ignored: one allowance for the connection.
+    for server in servers(1, clock.clone()).await? {
+        let here = client_from(proxy)?;
+        let a = submit_forwarded(
+            &server,
+            &here,
+            submission("Léa", "Fontaine"),
+            Some("198.51.100.1"),
+        )
+        .await?;
+        assert_eq!(a.status, 202, "{}", a.body);
+        let a = submit_forwarded(
+            &server,
+            &here,
+            submission("Zoé", "Garnier"),
+            Some("198.51.100.2"),
+        )
+        .await?;
+        assert_eq!(a.status, 429, "{}", a.body);
     }
     Ok(())
 }

@@ -21,7 +21,7 @@
 
 use std::future::Future;
 use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,7 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -41,6 +41,7 @@ use rppsplus_store::{DirectoryKey, DirectoryKeyId};
 use serde_json::json;
 use tokio::sync::{Notify, futures::OwnedNotified};
 
+use crate::client_ip::{TrustedProxies, client_ip};
 use crate::rate_limit::{Buckets, client_address};
 
 /// The header that carries the key (HTTP header names are case-insensitive).
@@ -100,11 +101,17 @@ pub(crate) struct Gate {
     settings: DirectorySettings,
     anonymous: bool,
     buckets: Arc<Mutex<Buckets<BucketOf>>>,
+    proxies: TrustedProxies,
 }
 
 impl Gate {
     /// The gate of a server; `demo` decides anonymous reads when the settings leave it open.
-    pub(crate) fn new(app: Arc<App>, settings: DirectorySettings, demo: bool) -> Gate {
+    pub(crate) fn new(
+        app: Arc<App>,
+        settings: DirectorySettings,
+        demo: bool,
+        proxies: TrustedProxies,
+    ) -> Gate {
         let anonymous = settings.anonymous.unwrap_or(demo);
         Gate {
             app,
@@ -114,6 +121,7 @@ impl Gate {
                 SignedDuration::from_secs(60),
                 |of| matches!(of, BucketOf::Address(_)),
             ))),
+            proxies,
         }
     }
 
@@ -272,12 +280,10 @@ fn outcome(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The client's address, when the server was started with it. An IPv6 client counts by its
-/// /64, what one subscriber usually gets.
-fn address_of(req: &Request) -> Option<IpAddr> {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| client_address(a.ip()))
+/// The client's address (behind trusted proxies, the one they name), when the server was
+/// started with it. An IPv6 client counts by its /64, what one subscriber usually gets.
+fn address_of(req: &Request, proxies: &TrustedProxies) -> Option<IpAddr> {
+    client_ip(req.extensions(), req.headers(), proxies).map(client_address)
 }
 
 /// The middleware of the FHIR API.
@@ -286,7 +292,7 @@ async fn fhir_gate(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
     if req.uri().path() == "/metadata" {
         return next.run(req).await;
     }
-    let address = address_of(&req);
+    let address = address_of(&req, &gate.proxies);
     match gate.admit(req.headers(), address, true).await {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
@@ -309,7 +315,10 @@ async fn download(State(gate): State<Gate>, Path(name): Path<String>, req: Reque
             );
         }
     };
-    let key = match gate.admit(req.headers(), address_of(&req), false).await {
+    let key = match gate
+        .admit(req.headers(), address_of(&req, &gate.proxies), false)
+        .await
+    {
         Ok(DirectoryCaller::Key(key)) => key,
         // Not reached (anonymous reads are not offered here), but never a download without a key.
         Ok(DirectoryCaller::Anonymous) => return Refusal::NoKey.into_response(),

@@ -7,6 +7,7 @@ mod access;
 mod api;
 mod assets;
 mod auth;
+mod client_ip;
 mod directory_access;
 mod error;
 mod fhir;
@@ -32,6 +33,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use api::DEFAULT_SELF_REGISTRATIONS_PER_HOUR;
+pub use client_ip::{ProxyNetwork, TrustedProxies};
 pub use directory_access::{DirectoryCaller, DirectorySettings, KEY_HEADER};
 pub use error::WebError;
 
@@ -55,6 +57,9 @@ pub struct WebSettings {
     /// The key signing the anonymous forms' tokens (the self-registration page). Instances
     /// behind one load balancer share it; `None`: each process draws its own at random.
     pub form_secret: Option<String>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client, for the limits counted
+    /// per address; none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for WebSettings {
@@ -67,6 +72,7 @@ impl Default for WebSettings {
             directory: DirectorySettings::default(),
             self_registrations_per_hour: api::DEFAULT_SELF_REGISTRATIONS_PER_HOUR,
             form_secret: None,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -96,8 +102,12 @@ const BODY_LIMIT: usize = 6 * 1024 * 1024;
 
 /// The complete router of the server.
 pub fn router(app: Arc<App>, settings: WebSettings) -> Router {
-    let directory =
-        directory_access::Gate::new(app.clone(), settings.directory.clone(), settings.demo);
+    let directory = directory_access::Gate::new(
+        app.clone(),
+        settings.directory.clone(),
+        settings.demo,
+        settings.trusted_proxies.clone(),
+    );
     let form_key = Arc::new(self_registration::FormKey::new(
         settings.form_secret.clone(),
     ));

@@ -15,13 +15,12 @@
 //! instance behind a load balancer without affinity, is answered with the form again, values
 //! kept, and a fresh token.
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Form, Query, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{Hmac, Mac};
 use rppsplus_app::AppError;
@@ -36,6 +35,7 @@ use sha2::Sha256;
 
 use crate::AppState;
 use crate::auth::{Viewer, check_origin};
+use crate::client_ip::client_ip;
 use crate::error::{WebError, render};
 use crate::pages::{ErrorView, FormErrors, Layout};
 use crate::registrations::FieldView;
@@ -686,7 +686,7 @@ fn read_form(pairs: Vec<(String, String)>) -> (String, RegistrationInput) {
 pub async fn submit(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    extensions: Extensions,
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -720,7 +720,7 @@ pub async fn submit(
         );
         return with_cookie(render(StatusCode::FORBIDDEN, &page), cookie);
     }
-    let address = connect.map(|Extension(ConnectInfo(a))| a.ip());
+    let address = client_ip(&extensions, &headers, &state.settings.trusted_proxies);
     if let Err(retry_after) = state.self_registrations.take(address, state.app.now()) {
         return with_cookie(too_many(layout, retry_after), cookie);
     }

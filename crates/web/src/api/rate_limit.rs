@@ -9,10 +9,10 @@
 //! instance**: with `n` instances behind a load balancer, an address may submit up to `n` times
 //! the rate. Time comes from the application's clock, so tests move it by hand.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +20,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::error::ApiError;
 use crate::AppState;
+use crate::client_ip::client_ip;
 use crate::rate_limit::{Buckets, client_address};
 
 /// Self-registrations one address may submit per hour, by default.
@@ -59,10 +60,11 @@ impl FromRequestParts<AppState> for SelfRegistrationAllowed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let address = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip());
+        let address = client_ip(
+            &parts.extensions,
+            &parts.headers,
+            &state.settings.trusted_proxies,
+        );
         match state.self_registrations.take(address, state.app.now()) {
             Ok(()) => Ok(SelfRegistrationAllowed),
             Err(retry_after) => Err(too_many(retry_after)),
