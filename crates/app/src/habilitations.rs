@@ -47,6 +47,41 @@ pub struct HabilitationView {
     pub elearning_on: Option<Date>,
 }
 
+/// Whose habilitations the operator asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum HabilitationsOf<'a> {
+    /// A person's, by IDNPS.
+    Person(&'a str),
+    /// Those held on a structure, by FINESS.
+    Structure(&'a str),
+}
+
+/// A habilitation as shown, with its holder and their latest e-learning; `None` when the holder
+/// is missing (the schema forbids it).
+async fn view_of(
+    tx: &mut Box<dyn Tx>,
+    h: rppsplus_store::Habilitation,
+    scope: Structure,
+) -> AppResult<Option<HabilitationView>> {
+    let Some(p) = tx.person(h.record.person).await? else {
+        return Ok(None);
+    };
+    let elearning_on = tx
+        .elearnings_of(p.id)
+        .await?
+        .first()
+        .map(|e| e.record.completed_on);
+    Ok(Some(HabilitationView {
+        id: h.id,
+        kind: h.record.kind,
+        person_idnps: p.record.idnps.to_string(),
+        person_name: display_name(&p),
+        scope,
+        granted_at: h.record.at,
+        elearning_on,
+    }))
+}
+
 /// A request to grant a habilitation, as typed in a form or sent to the API.
 #[derive(Debug, Clone)]
 pub struct GrantRequest {
@@ -175,23 +210,50 @@ impl App {
         let mut out = Vec::new();
         for s in structures {
             for h in tx.active_habilitations_on(s.id).await? {
-                let Some(p) = tx.person(h.record.person).await? else {
-                    continue;
-                };
-                let elearning_on = tx
-                    .elearnings_of(p.id)
-                    .await?
-                    .first()
-                    .map(|e| e.record.completed_on);
-                out.push(HabilitationView {
-                    id: h.id,
-                    kind: h.record.kind,
-                    person_idnps: p.record.idnps.to_string(),
-                    person_name: display_name(&p),
-                    scope: s.clone(),
-                    granted_at: h.record.at,
-                    elearning_on,
-                });
+                if let Some(v) = view_of(&mut tx, h, s.clone()).await? {
+                    out.push(v);
+                }
+            }
+        }
+        tx.rollback().await?;
+        Ok(out)
+    }
+
+    /// For the registry operator: the habilitations in force of a person (by IDNPS), or held
+    /// on a structure (by FINESS; an EJ's own, not its EGs'), to find the one to revoke.
+    pub async fn habilitations_in_force(
+        &self,
+        actor: &Actor,
+        of: HabilitationsOf<'_>,
+    ) -> AppResult<Vec<HabilitationView>> {
+        if *actor != Actor::Operator {
+            return Err(AppError::Forbidden);
+        }
+        let mut tx = self.store.begin().await?;
+        let held = match of {
+            HabilitationsOf::Person(raw) => {
+                let idnps = parse_idnps(raw, "person").map_err(|e| AppError::Invalid(vec![e]))?;
+                match tx.person_by_idnps(&idnps).await? {
+                    Some(p) => tx.active_habilitations_of(p.id).await?,
+                    None => Vec::new(),
+                }
+            }
+            HabilitationsOf::Structure(raw) => {
+                let finess =
+                    parse_finess(raw, "structure").map_err(|e| AppError::Invalid(vec![e]))?;
+                match tx.structure_by_finess(&finess).await? {
+                    Some(s) => tx.active_habilitations_on(s.id).await?,
+                    None => Vec::new(),
+                }
+            }
+        };
+        let mut out = Vec::new();
+        for h in held {
+            let Some(scope) = tx.structure(h.record.structure).await? else {
+                continue;
+            };
+            if let Some(v) = view_of(&mut tx, h, scope).await? {
+                out.push(v);
             }
         }
         tx.rollback().await?;

@@ -1,12 +1,13 @@
-//! Operator commands: `rppsplus token create …` (API tokens) and `rppsplus rl set …` (legal
-//! representatives).
+//! Operator commands: `rppsplus token create …` (API tokens), `rppsplus rl set …` (legal
+//! representatives) and `rppsplus habilitation list|revoke …`.
 
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use rppsplus_app::habilitations::HabilitationsOf;
 use rppsplus_app::tokens::IssuedToken;
 use rppsplus_app::{Actor, AppError};
-use rppsplus_store::{RepresentativeCard, TokenHolder};
+use rppsplus_store::{HabilitationId, RepresentativeCard, TokenHolder};
 
 use crate::{GlobalArgs, open_app};
 
@@ -63,6 +64,32 @@ pub(crate) struct RlSetArgs {
     /// The card they sign in with.
     #[arg(long, value_enum)]
     card: Card,
+}
+
+/// `rppsplus habilitation …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum HabilitationCommand {
+    /// List the habilitations in force of a person or held on a structure, one per line:
+    /// id, kind, holder's IDNPS, structure's FINESS, grant date (tab-separated).
+    List(HabilitationListArgs),
+    /// Revoke a habilitation (by the id `list` prints): its holder loses the right at their
+    /// next request. The audit log records the operator as the revoker.
+    Revoke {
+        /// The habilitation's id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("of").required(true).multiple(false)))]
+pub(crate) struct HabilitationListArgs {
+    /// The holder's IDNPS.
+    #[arg(long, value_name = "IDNPS", group = "of")]
+    person: Option<String>,
+
+    /// The structure's FINESS (its own habilitations; an EJ's EGs are listed by their FINESS).
+    #[arg(long, value_name = "FINESS", group = "of")]
+    structure: Option<String>,
 }
 
 /// A legal representative's card.
@@ -158,6 +185,45 @@ pub(crate) async fn rl(g: &GlobalArgs, command: RlCommand) -> anyhow::Result<Exi
             );
             Ok(ExitCode::SUCCESS)
         }
+        Err(e) => refused(e),
+    }
+}
+
+pub(crate) async fn habilitation(
+    g: &GlobalArgs,
+    command: HabilitationCommand,
+) -> anyhow::Result<ExitCode> {
+    let app = open_app(g, false).await?;
+    let done = match &command {
+        HabilitationCommand::List(args) => {
+            let of = match (&args.person, &args.structure) {
+                (Some(p), _) => HabilitationsOf::Person(p),
+                (None, Some(s)) => HabilitationsOf::Structure(s),
+                (None, None) => HabilitationsOf::Person(""),
+            };
+            app.habilitations_in_force(&Actor::Operator, of)
+                .await
+                .map(|list| {
+                    for h in list {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            h.id.0,
+                            h.kind.as_str(),
+                            h.person_idnps,
+                            h.scope.record.finess,
+                            h.granted_at.strftime("%Y-%m-%d")
+                        );
+                    }
+                })
+        }
+        HabilitationCommand::Revoke { id } => app
+            .revoke(&Actor::Operator, HabilitationId(*id))
+            .await
+            .map(|()| println!("habilitation {id} revoked")),
+    };
+    app.store().close().await;
+    match done {
+        Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => refused(e),
     }
 }

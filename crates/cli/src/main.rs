@@ -117,6 +117,12 @@ enum Command {
         #[command(subcommand)]
         command: admin::RlCommand,
     },
+    /// Habilitations (Gestionnaire RPPS+, mandataire): list those of a person or a structure,
+    /// revoke one.
+    Habilitation {
+        #[command(subcommand)]
+        command: admin::HabilitationCommand,
+    },
     /// Mail: deliver the outbox now, list what waits, queue a parked mail again.
     Mail {
         #[command(subcommand)]
@@ -287,6 +293,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export { command } => export::run(g, command).await,
         Command::Token { command } => admin::token(g, command).await,
         Command::Rl { command } => admin::rl(g, command).await,
+        Command::Habilitation { command } => admin::habilitation(g, command).await,
         Command::Apikey { command } => directory::apikey(g, command).await,
         Command::Mail { command } => mail::run(g, command).await,
         Command::Demo {

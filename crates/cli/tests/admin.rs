@@ -1,5 +1,5 @@
-//! The operator commands `rppsplus token create` and `rppsplus rl set`, run as the operator runs
-//! them, on SQLite and on PostgreSQL.
+//! The operator commands `rppsplus token create`, `rppsplus rl set` and `rppsplus habilitation`,
+//! run as the operator runs them, on SQLite and on PostgreSQL.
 
 use std::error::Error;
 use std::process::{Command, Output};
@@ -249,6 +249,67 @@ fn help_documents_the_operator_commands() -> TestResult {
     let help = text(&out.stdout);
     for needle in ["--structure", "--person", "--card", "CDE", "CPS"] {
         assert!(help.contains(needle), "{needle} missing from rl set --help");
+    }
+    let out = rppsplus(&["habilitation", "list", "--help"], "sqlite://unused.db")?;
+    let help = text(&out.stdout);
+    for needle in ["--person", "--structure", "tab-separated"] {
+        assert!(
+            help.contains(needle),
+            "{needle} missing from habilitation list --help"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn habilitation_list_and_revoke_let_the_operator_cut_off_a_manager() -> TestResult {
+    for (db, app) in demos().await? {
+        let sophie = idnps_of(&app, "Sophie Bernard").await?;
+        let listed = |args: &[&str]| -> Result<Vec<Vec<String>>, Box<dyn Error>> {
+            let out = rppsplus(args, &db.url)?;
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            Ok(text(&out.stdout)
+                .lines()
+                .map(|l| l.split('\t').map(str::to_owned).collect())
+                .collect())
+        };
+        let of_sophie = listed(&["habilitation", "list", "--person", &sophie])?;
+        assert_eq!(of_sophie.len(), 1, "{of_sophie:?}");
+        let line = &of_sophie[0];
+        assert_eq!(
+            (line[1].as_str(), line[2].as_str(), line[3].as_str()),
+            ("manager", sophie.as_str(), "690001011"),
+            "{line:?}"
+        );
+        // The same habilitation, listed by its structure.
+        let on_association = listed(&["habilitation", "list", "--structure", "690001011"])?;
+        assert!(on_association.contains(line), "{on_association:?}");
+
+        let out = rppsplus(&["habilitation", "revoke", &line[0]], &db.url)?;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(listed(&["habilitation", "list", "--person", &sophie])?.is_empty());
+        let audit = db.store.audit_rows(0, 100_000).await?;
+        let last = audit
+            .iter()
+            .rev()
+            .find(|r| r.entry.action == "habilitation.revoke")
+            .ok_or("no revocation in the audit log")?;
+        assert_eq!(last.entry.actor, "operator");
+        assert_eq!(last.entry.target, format!("habilitation:{}", line[0]));
+
+        // Again: nothing left to revoke. A malformed identifier: exit 2, with the field named.
+        let out = rppsplus(&["habilitation", "revoke", &line[0]], &db.url)?;
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let out = rppsplus(&["habilitation", "list", "--person", "8"], &db.url)?;
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("person"),
+            "{}",
+            text(&out.stderr)
+        );
+        // One of --person and --structure is required.
+        let out = rppsplus(&["habilitation", "list"], &db.url)?;
+        assert!(!out.status.success());
     }
     Ok(())
 }
