@@ -181,6 +181,19 @@ async fn self_registrations_are_limited_per_address_without_sleeping() -> TestRe
     Ok(())
 }
 
+/// Submits, in turn, each step's person from its client with its `X-Forwarded-For`, and checks
+/// the status of each answer.
+async fn expect_in_turn(
+    server: &TestServer,
+    steps: &[(&reqwest::Client, &str, (&str, &str), u16)],
+) -> TestResult {
+    for (client, forwarded, (first, last), expected) in steps {
+        let a = submit_forwarded(server, client, submission(first, last), Some(forwarded)).await?;
+        assert_eq!(a.status, *expected, "{forwarded}: {}", a.body);
+    }
+    Ok(())
+}
+
 /// Behind a trusted proxy each client named by `X-Forwarded-For` has its own allowance; from a
 /// connection that is not a trusted proxy, the header changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,73 +203,40 @@ async fn behind_a_trusted_proxy_clients_are_counted_by_forwarded_address() -> Te
     let trusted = TrustedProxies::new(vec!["127.0.0.1".parse()?]);
     for server in servers_behind(1, clock.clone(), trusted).await? {
         let via_proxy = client_from(proxy)?;
-        let a = submit_forwarded(
-            &server,
-            &via_proxy,
-            submission("Léa", "Fontaine"),
-            Some("198.51.100.1"),
-        )
-        .await?;
-        assert_eq!(a.status, 202, "{}", a.body);
-        // The same client again, even claiming another address to the left of the proxy's
-        // entry: refused.
-        let a = submit_forwarded(
-            &server,
-            &via_proxy,
-            submission("Zoé", "Garnier"),
-            Some("203.0.113.5, 198.51.100.1"),
-        )
-        .await?;
-        assert_eq!(a.status, 429, "{}", a.body);
-        // Another client through the same proxy: its own allowance.
-        let a = submit_forwarded(
-            &server,
-            &via_proxy,
-            submission("Zoé", "Garnier"),
-            Some("198.51.100.2"),
-        )
-        .await?;
-        assert_eq!(a.status, 202, "{}", a.body);
-
         // A connection from an address that is no trusted proxy is counted by that address,
         // whatever it forwards.
         let direct = client_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)))?;
-        let a = submit_forwarded(
+        expect_in_turn(
             &server,
-            &direct,
-            submission("Inès", "Marchand"),
-            Some("198.51.100.7"),
+            &[
+                (&via_proxy, "198.51.100.1", ("Léa", "Fontaine"), 202),
+                // The same client again, even claiming another address to the left of the
+                // proxy's entry: refused.
+                (
+                    &via_proxy,
+                    "203.0.113.5, 198.51.100.1",
+                    ("Zoé", "Garnier"),
+                    429,
+                ),
+                // Another client through the same proxy: its own allowance.
+                (&via_proxy, "198.51.100.2", ("Zoé", "Garnier"), 202),
+                (&direct, "198.51.100.7", ("Inès", "Marchand"), 202),
+                (&direct, "198.51.100.8", ("Inès", "Marchand"), 429),
+            ],
         )
         .await?;
-        assert_eq!(a.status, 202, "{}", a.body);
-        let a = submit_forwarded(
-            &server,
-            &direct,
-            submission("Inès", "Marchand"),
-            Some("198.51.100.8"),
-        )
-        .await?;
-        assert_eq!(a.status, 429, "{}", a.body);
     }
     // Without trusted proxies the header is ignored: one allowance for the connection.
     for server in servers(1, clock.clone()).await? {
         let here = client_from(proxy)?;
-        let a = submit_forwarded(
+        expect_in_turn(
             &server,
-            &here,
-            submission("Léa", "Fontaine"),
-            Some("198.51.100.1"),
+            &[
+                (&here, "198.51.100.1", ("Léa", "Fontaine"), 202),
+                (&here, "198.51.100.2", ("Zoé", "Garnier"), 429),
+            ],
         )
         .await?;
-        assert_eq!(a.status, 202, "{}", a.body);
-        let a = submit_forwarded(
-            &server,
-            &here,
-            submission("Zoé", "Garnier"),
-            Some("198.51.100.2"),
-        )
-        .await?;
-        assert_eq!(a.status, 429, "{}", a.body);
     }
     Ok(())
 }

@@ -22,9 +22,25 @@ use sqlx::{Connection, FromRow, Row};
 use tokio::sync::{Mutex, MutexGuard, Semaphore, SemaphorePermit};
 
 use crate::PgStore;
-use crate::convert::finess;
+use crate::convert::{corrupt, finess};
 use crate::error::store_error;
 use crate::rows::ApiTokenRow;
+
+/// The situation columns every decision statement returns, named as [`situations`] reads them.
+macro_rules! situation_columns {
+    () => {
+        "s.id AS s_id, s.structure_finess AS s_finess, s.role_code AS s_role,
+         s.start_date AS s_start, s.end_date AS s_end, s.closed_at AS s_closed_at"
+    };
+}
+
+/// The token columns a decision needs, named as [`token`] reads them.
+macro_rules! token_columns {
+    () => {
+        "t.id AS t_id, t.kind AS t_kind, t.person_id AS t_person, t.system_name AS t_system,
+         t.last_used_at AS t_last_used"
+    };
+}
 
 /// The change-feed head and the situations of the professional `$1`: one row per situation,
 /// or one row with NULLs when there is none. Under READ COMMITTED one statement sees one
@@ -37,45 +53,49 @@ use crate::rows::ApiTokenRow;
 /// a statement this small is mostly setting up each node and each output column, and every
 /// decision pays it. When there is no situation, [`FACTS_WITH_PERSON`] tells an unknown
 /// professional from a known one without situations.
-const FACTS: &str = "SELECT h.change_seq, s.id AS s_id,
-            s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
-            s.end_date AS s_end, s.closed_at AS s_closed_at
-     FROM journal_head h
+const FACTS: &str = concat!(
+    "SELECT h.change_seq, ",
+    situation_columns!(),
+    " FROM journal_head h
      LEFT JOIN situations s ON s.person_idnps = $1
-     WHERE h.id = 1";
+     WHERE h.id = 1"
+);
 
 /// [`FACTS`] and whether a person has the IDNPS `$1` (`p_id`), in one snapshot.
-const FACTS_WITH_PERSON: &str = "SELECT h.change_seq, p.id AS p_id, s.id AS s_id,
-            s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
-            s.end_date AS s_end, s.closed_at AS s_closed_at
-     FROM journal_head h
+const FACTS_WITH_PERSON: &str = concat!(
+    "SELECT h.change_seq, p.id AS p_id, ",
+    situation_columns!(),
+    " FROM journal_head h
      LEFT JOIN persons p ON p.idnps = $1
      LEFT JOIN situations s ON s.person_idnps = p.idnps
-     WHERE h.id = 1";
+     WHERE h.id = 1"
+);
 
 /// [`FACTS`] and what a decision needs of the unrevoked token with the hash `$2` (NULLs when
 /// there is none), in one statement and so one snapshot.
-const FACTS_FOR_TOKEN: &str = "SELECT h.change_seq, t.id AS t_id, t.kind AS t_kind,
-            t.person_id AS t_person, t.system_name AS t_system, t.last_used_at AS t_last_used,
-            s.id AS s_id,
-            s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
-            s.end_date AS s_end, s.closed_at AS s_closed_at
-     FROM journal_head h
+const FACTS_FOR_TOKEN: &str = concat!(
+    "SELECT h.change_seq, ",
+    token_columns!(),
+    ", ",
+    situation_columns!(),
+    " FROM journal_head h
      LEFT JOIN api_tokens t ON t.hash = $2 AND t.revoked_at IS NULL
      LEFT JOIN situations s ON s.person_idnps = $1
-     WHERE h.id = 1";
+     WHERE h.id = 1"
+);
 
 /// [`FACTS_FOR_TOKEN`] and whether a person has the IDNPS `$1` (`p_id`), in one snapshot.
-const FACTS_WITH_PERSON_FOR_TOKEN: &str = "SELECT h.change_seq, t.id AS t_id, t.kind AS t_kind,
-            t.person_id AS t_person, t.system_name AS t_system, t.last_used_at AS t_last_used,
-            p.id AS p_id, s.id AS s_id,
-            s.structure_finess AS s_finess, s.role_code AS s_role, s.start_date AS s_start,
-            s.end_date AS s_end, s.closed_at AS s_closed_at
-     FROM journal_head h
+const FACTS_WITH_PERSON_FOR_TOKEN: &str = concat!(
+    "SELECT h.change_seq, p.id AS p_id, ",
+    token_columns!(),
+    ", ",
+    situation_columns!(),
+    " FROM journal_head h
      LEFT JOIN api_tokens t ON t.hash = $2 AND t.revoked_at IS NULL
      LEFT JOIN persons p ON p.idnps = $1
      LEFT JOIN situations s ON s.person_idnps = p.idnps
-     WHERE h.id = 1";
+     WHERE h.id = 1"
+);
 
 /// The connections decisions run on, outside the pool.
 ///
@@ -283,9 +303,8 @@ fn token(rows: &[PgRow]) -> StoreResult<Option<TokenInForce>> {
     let person: Option<i64> = first.try_get("t_person").map_err(store_error)?;
     let system: Option<String> = first.try_get("t_system").map_err(store_error)?;
     let last_used: Option<Timestamp> = first.try_get("t_last_used").map_err(store_error)?;
-    let holder = TokenHolder::from_parts(&kind, person.map(PersonId), system).ok_or_else(|| {
-        StoreError::Corrupt(format!("api token {id}: holder does not fit its kind"))
-    })?;
+    let holder = TokenHolder::from_parts(&kind, person.map(PersonId), system)
+        .ok_or_else(|| corrupt("api token", id, "holder does not fit its kind"))?;
     Ok(Some(TokenInForce {
         id: ApiTokenId(id),
         holder,

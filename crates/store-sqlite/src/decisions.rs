@@ -16,7 +16,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::SqliteStore;
-use crate::convert::{date, finess, opt_date, opt_instant};
+use crate::convert::{corrupt, date, finess, opt_date, opt_instant};
 use crate::error::store_error;
 use crate::rows::ApiTokenRow;
 
@@ -97,9 +97,8 @@ fn token(row: &SqliteRow) -> StoreResult<Option<TokenInForce>> {
     let person: Option<i64> = row.try_get("t_person").map_err(store_error)?;
     let system: Option<String> = row.try_get("t_system").map_err(store_error)?;
     let last_used: Option<i64> = row.try_get("t_last_used").map_err(store_error)?;
-    let holder = TokenHolder::from_parts(&kind, person.map(PersonId), system).ok_or_else(|| {
-        StoreError::Corrupt(format!("api token {id}: holder does not fit its kind"))
-    })?;
+    let holder = TokenHolder::from_parts(&kind, person.map(PersonId), system)
+        .ok_or_else(|| corrupt("api token", id, "holder does not fit its kind"))?;
     Ok(Some(TokenInForce {
         id: ApiTokenId(id),
         holder,
